@@ -1,0 +1,3 @@
+from vllm_obs.cli import main
+
+raise SystemExit(main())

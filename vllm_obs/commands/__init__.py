@@ -1,0 +1,1 @@
+"""Sub-commands of `vllm-obs`; each module has `register(subparsers)`."""
