@@ -1,0 +1,54 @@
+"""`vllm-obs analyze FILE...`: a summary of what the logs say (table for people, JSON contract)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from vllm_obs.analysis import analyze_paths
+from vllm_obs.render import render_summary
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="summarise vLLM logs: startup memory and KV facts, load, failures",
+        description=(
+            "Read vLLM logs (any version 0.3-0.33, V0 or V1; plain, Docker json-file, "
+            "`docker logs -t`, Kubernetes CRI, compose, journald, JSON logging; .gz read "
+            "transparently) and summarise them: the engine config, model weights, memory profile, "
+            "KV cache budget/blocks/tokens, max concurrency, CUDA graph memory, every periodic stats "
+            "line, failures (insufficient KV cache, CUDA OOM, engine failures, preemptions) and HTTP "
+            "status counts. Several files are read in the order given, as one log."
+        ),
+        epilog=(
+            "JSON output (--format json) is a contract: top-level values are exactly what vLLM "
+            "printed (absent when not printed), `stats` lists each stats line in order, `errors` "
+            "has `kind` and `message`; `details` and `starts` (one summary per engine start) add "
+            "the rest.\n\n"
+            "examples:\n"
+            "  vllm-obs analyze server.log\n"
+            "  docker logs -t my-vllm 2>&1 | vllm-obs analyze -\n"
+            "  vllm-obs analyze vllm.log.2.gz vllm.log.1 vllm.log --format json\n\n"
+            "exit codes: 0 ok, 2 an input could not be read (the others are still summarised)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="log files (.gz read transparently); - for stdin")
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    summary, problems = analyze_paths(args.files)
+    for problem in problems:
+        print(f"vllm-obs analyze: {problem}", file=sys.stderr)
+    if args.format == "json":
+        json.dump(summary, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        render_summary(summary, Console())
+    return 2 if problems else 0

@@ -1,0 +1,151 @@
+"""Turn physical log lines into (LineContext, Record) pairs.
+
+`LineParser` is the one code path every command uses (`parse`, `analyze`, the sidecar, the
+golden tests). It holds only the state a line format forces on it: Kubernetes CRI `P` partials
+and Docker json-file entries split at 16 KiB are joined before parsing. It never raises on
+input: any exception is counted as an `error` line and the line is skipped.
+"""
+
+from __future__ import annotations
+
+from vllm_obs.envelope import Prefix, parse_json_line, split_prefix, unwrap_outer
+from vllm_obs.patterns import match_message, parse_access, parse_stats
+from vllm_obs.records import LineContext, Record
+
+# A line longer than this is parsed on its first MAX_LINE_CHARS only: every message vLLM prints
+# that we read is far shorter, and a runaway line (binary junk, a giant traceback) must not
+# cost more than a bounded scan.
+MAX_LINE_CHARS = 1 << 20
+# Partial lines (CRI "P", split Docker entries) are joined up to this size, then flushed.
+MAX_PARTIAL_CHARS = 4 << 20
+
+Parsed = tuple[LineContext, Record]
+_NOTHING: tuple = ()
+
+
+class LineParser:
+    """Parse one source's lines in order. `counts` holds lines by result."""
+
+    def __init__(self, source: str = "-") -> None:
+        self.source = source
+        self.line_number = 0
+        self.counts = {"matched": 0, "unmatched": 0, "error": 0}
+        self._partial: list[str] = []
+        self._partial_chars = 0
+
+    def feed(self, line: str) -> tuple[Parsed, ...]:
+        """Parse one physical line (with or without its newline)."""
+        self.line_number += 1
+        try:
+            parsed = self._feed(line)
+        except Exception:  # noqa: BLE001 - the parser must never stop on input
+            self.counts["error"] += 1
+            return _NOTHING
+        if parsed:
+            self.counts["matched"] += 1
+        elif parsed is not None:
+            self.counts["unmatched"] += 1
+        return parsed or _NOTHING
+
+    def flush(self) -> tuple[Parsed, ...]:
+        """End of input: parse a partial line still waiting for its end."""
+        if not self._partial:
+            return _NOTHING
+        text = "".join(self._partial)
+        self._partial.clear()
+        self._partial_chars = 0
+        try:
+            return self._parse_text(text, None, None) or _NOTHING
+        except Exception:  # noqa: BLE001
+            self.counts["error"] += 1
+            return _NOTHING
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _feed(self, line: str) -> tuple[Parsed, ...] | None:
+        if line.endswith("\n"):
+            line = line[:-1]
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS]
+        outer = unwrap_outer(line)
+        text = outer.text
+        if outer.partial:
+            self._partial.append(text)
+            self._partial_chars += len(text)
+            if self._partial_chars < MAX_PARTIAL_CHARS:
+                return None  # neither matched nor unmatched yet: the line is not complete
+            outer_time, stream = outer.time, outer.stream
+            text = "".join(self._partial)
+            self._partial.clear()
+            self._partial_chars = 0
+            return self._parse_text(text[:MAX_LINE_CHARS], outer_time, stream)
+        if self._partial:
+            text = "".join(self._partial) + text
+            self._partial.clear()
+            self._partial_chars = 0
+        return self._parse_text(text, outer.time, outer.stream)
+
+    def _parse_text(self, text: str, outer_time: str | None, stream: str | None) -> tuple[Parsed, ...]:
+        extra_messages: list[str] = []
+        if text.startswith("{") and text.endswith("}"):
+            json_line = parse_json_line(text)
+            if json_line is not None:
+                prefix = json_line.prefix
+                outer_time = outer_time or json_line.time
+                if json_line.exc_info:
+                    # The traceback's last lines carry the root cause (OOM, KV too small, ...).
+                    extra_messages = json_line.exc_info.splitlines()[-3:]
+            else:
+                prefix = split_prefix(text)
+        else:
+            prefix = split_prefix(text)
+
+        record = _match(prefix)
+        results: list[Parsed] = []
+        if record is not None:
+            results.append((self._context(prefix, outer_time, stream), record))
+        for message in extra_messages:
+            extra = match_message(message.strip())
+            if extra is not None:
+                results.append((self._context(prefix, outer_time, stream), extra))
+        return tuple(results)
+
+    def _context(self, prefix: Prefix, outer_time: str | None, stream: str | None) -> LineContext:
+        return LineContext(
+            self.line_number,
+            self.source,
+            outer_time,
+            prefix.log_time,
+            prefix.level,
+            prefix.process,
+            prefix.pid,
+            prefix.rank,
+            prefix.dp_rank,
+            stream,
+        )
+
+
+def _match(prefix: Prefix) -> Record | None:
+    message = prefix.message
+    # Fast path for the two kinds that make up most of a busy server's log.
+    if prefix.uvicorn or ('" ' in message and "HTTP/" in message):
+        record = parse_access(message)
+        if record is not None:
+            return record
+        if prefix.uvicorn:
+            return None
+    if "Avg prompt throughput" in message or message.startswith("Running: ") or ": Running: " in message:
+        record = parse_stats(message)
+        if record is not None:
+            return record
+    if not message:
+        return None
+    return match_message(message)
+
+
+def parse_lines(lines, source: str = "-"):
+    """Convenience: parse an iterable of lines, yielding (context, record) pairs."""
+    parser = LineParser(source)
+    for line in lines:
+        yield from parser.feed(line)
+    yield from parser.flush()

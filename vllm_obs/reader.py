@@ -1,0 +1,60 @@
+"""Open log inputs as text lines: files, `.gz` files (detected by content), and stdin.
+
+Bytes are decoded as UTF-8 with replacement, so binary junk and invalid UTF-8 never stop a run.
+Lines are split on "\\n" only: vLLM's multi-line records use "\\r\\n" and tqdm redraws with a
+bare "\\r", which the parser handles itself. Problems the user can fix (missing file, directory,
+permission, corrupt gzip) raise `InputError` with one line that names the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class InputError(Exception):
+    """An input that cannot be read; the message names it."""
+
+
+def _open_binary(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed by iter_lines
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory (give the log files inside it)") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    return raw
+
+
+def iter_lines(path: str) -> Iterator[str]:
+    """Yield the text lines of one input (with their newlines)."""
+    raw = _open_binary(path)
+    buffered = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+    try:
+        head = buffered.peek(2)[:2] if hasattr(buffered, "peek") else b""
+        stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if head == GZIP_MAGIC else buffered  # type: ignore[assignment]
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+        count = 0
+        try:
+            for line in text:
+                count += 1
+                yield line
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: corrupt or truncated gzip data after {count} lines ({exc})") from None
+        except OSError as exc:
+            raise InputError(f"{path}: read error after {count} lines ({exc.strerror or exc})") from None
+    finally:
+        if path != "-":
+            raw.close()

@@ -1,0 +1,291 @@
+"""Typed records the parser produces: one per recognised log line.
+
+Records are NamedTuples rather than pydantic models because the parser is the hot path over
+archives of millions of lines: a NamedTuple costs ~0.3 µs to build, a validated pydantic model
+~1.2 µs (measured here), and records are built from regex groups that are already typed by the
+pattern table. Each class carries its `KIND` (the discriminator written to JSON as `kind`).
+
+Units are in the field names. GiB is 2**30 bytes; vLLM printed "GB" for the weights in
+versions <= 0.8.2 while dividing by 2**30, so `*_gib` fields always hold GiB and
+`unit_printed` records the word vLLM used.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class LineContext(NamedTuple):
+    """Where a record came from: the envelope around the vLLM message."""
+
+    line_number: int  # 1-based physical line number in its source
+    source: str  # file name, container name, "-" for stdin
+    outer_time: str | None = None  # RFC 3339 time from Docker/CRI/journald/JSON logging
+    log_time: str | None = None  # vLLM's own "MM-DD HH:MM:SS" (no year, container-local)
+    level: str | None = None  # INFO, WARNING, ...
+    process: str | None = None  # vLLM process tag name: APIServer, EngineCore_DP0, Worker_TP1 ...
+    pid: int | None = None
+    rank: int | None = None  # tensor-parallel rank, from the process tag or "[rankN]:"
+    dp_rank: int | None = None  # data-parallel index, from EngineCore_DPn / Worker_DPn_...
+    stream: str | None = None  # stdout / stderr when the envelope says
+
+
+class EngineConfig(NamedTuple):
+    """The "Initializing ... LLM engine (vX) with config: ..." line: one per engine start."""
+
+    KIND = "engine_config"
+    engine: str | None  # "v0" / "v1"
+    vllm_version: str | None = None
+    model: str | None = None
+    served_model_name: str | None = None
+    tokenizer: str | None = None
+    dtype: str | None = None
+    max_model_len: int | None = None
+    tensor_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    quantization: str | None = None
+    kv_cache_dtype: str | None = None
+    enable_prefix_caching: bool | None = None
+    enforce_eager: bool | None = None
+    complete: bool = True  # False when the line was cut before its last key
+
+
+class ServerArgs(NamedTuple):
+    """"non-default args: {...}" (0.9+) or "args: Namespace(...)" (<= 0.8.5)."""
+
+    KIND = "server_args"
+    model: str | None = None
+    served_model_name: str | tuple[str, ...] | None = None
+    dtype: str | None = None
+    max_model_len: int | None = None
+    tensor_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    gpu_memory_utilization: float | None = None
+    quantization: str | None = None
+    kv_cache_dtype: str | None = None
+    enable_prefix_caching: bool | None = None
+    block_size: int | None = None
+    max_num_seqs: int | None = None
+    max_num_batched_tokens: int | None = None
+    kv_cache_memory_bytes: int | None = None
+
+
+class VersionInfo(NamedTuple):
+    """vLLM version (and model) from the server banner or its ASCII logo."""
+
+    KIND = "version"
+    vllm_version: str | None = None
+    model: str | None = None
+
+
+class ModelInfo(NamedTuple):
+    """Single facts about the model printed at startup."""
+
+    KIND = "model_info"
+    max_model_len: int | None = None  # "Using max model len N"
+    architecture: str | None = None  # "Resolved architecture: Qwen3ForCausalLM"
+    max_num_batched_tokens: int | None = None  # "Chunked prefill is enabled with ..."
+
+
+class ModelWeights(NamedTuple):
+    """"Loading model weights took X GB" / "Model loading took X GiB [memory] and Y seconds"."""
+
+    KIND = "model_weights"
+    weights_gib: float
+    unit_printed: str  # "GB" (means GiB, <= 0.8.2) or "GiB"
+    load_seconds: float | None = None
+
+
+class MemoryProfile(NamedTuple):
+    """Any part of vLLM's memory profile; the V0 forms span several physical lines."""
+
+    KIND = "memory_profile"
+    total_gpu_memory_gib: float | None = None
+    gpu_memory_utilization: float | None = None
+    requested_memory_gib: float | None = None  # total x utilization
+    model_weights_gib: float | None = None
+    non_torch_memory_gib: float | None = None
+    activation_peak_gib: float | None = None
+    peak_torch_memory_gib: float | None = None  # 0.6.4 one-line form only
+    kv_cache_memory_gib: float | None = None  # the KV budget; negative when nothing is left
+    profile_seconds: float | None = None
+    engine: str | None = None  # "v0"/"v1": each form is printed by one engine only
+
+
+class DeviceMemoryReport(NamedTuple):
+    """V1 (0.2x+) "Free memory on device (F/T GiB) on startup. ... Current kv cache memory in use"."""
+
+    KIND = "device_memory_report"
+    free_memory_gib: float
+    total_gpu_memory_gib: float
+    gpu_memory_utilization: float | None = None
+    requested_memory_gib: float | None = None
+    consumed_memory_gib: float | None = None  # weights + non-torch
+    activation_peak_gib: float | None = None
+    cuda_graph_gib: float | None = None
+    kv_cache_memory_gib: float | None = None
+
+
+class KvCacheBlocks(NamedTuple):
+    """"# GPU blocks: N, # CPU blocks: M" and its platform variants."""
+
+    KIND = "kv_cache_blocks"
+    gpu_blocks: int | None
+    cpu_blocks: int | None = None
+    device: str | None = None  # the word vLLM printed: GPU, CUDA, cuda, TPU, ...
+
+
+class KvCacheSize(NamedTuple):
+    """V1 "GPU KV cache size: N tokens" (0.28+ also carries the concurrency)."""
+
+    KIND = "kv_cache_size"
+    kv_cache_tokens: int
+    device: str = "GPU"
+    max_concurrency: float | None = None
+    tokens_per_request: int | None = None
+
+
+class MaxConcurrency(NamedTuple):
+    """"Maximum concurrency for N tokens per request: X.XXx"."""
+
+    KIND = "max_concurrency"
+    max_concurrency: float
+    tokens_per_request: int
+
+
+class CudaGraph(NamedTuple):
+    """"Graph capturing finished in S secs[, took G GiB]"."""
+
+    KIND = "cuda_graph"
+    seconds: float
+    gib: float | None = None
+
+
+class EngineInit(NamedTuple):
+    """"init engine (profile, create kv cache, warmup model) took X seconds|s"."""
+
+    KIND = "engine_init"
+    seconds: float
+    compilation_seconds: float | None = None
+
+
+class Stats(NamedTuple):
+    """The periodic stats line, parsed part by part (V0 and V1)."""
+
+    KIND = "stats"
+    engine_format: str  # "v0" (Swapped/Pending) or "v1"
+    engine_index: int | None = None  # NNN of "Engine NNN:"
+    engines_aggregated: int | None = None  # N of "N Engines Aggregated:"
+    prompt_tps: float | None = None
+    generation_tps: float | None = None
+    running: int | None = None
+    waiting: int | None = None  # V1 Waiting, V0 Pending
+    swapped: int | None = None
+    deferred: int | None = None
+    preemptions: int | None = None  # V1: preemptions in this interval
+    gpu_kv_usage_pct: float | None = None  # device KV usage (GPU/XPU/... in 0.30+)
+    cpu_kv_usage_pct: float | None = None  # V0: CPU swap space usage
+    prefix_cache_hit_pct: float | None = None
+    external_prefix_cache_hit_pct: float | None = None
+    mm_cache_hit_pct: float | None = None
+    corrupted: int | None = None
+    kv_fetch_waiting: int | None = None
+    kv_fetch_in_progress: int | None = None
+    kv_fetch_completed: int | None = None
+    unknown_parts: tuple[str, ...] = ()  # parts this version of vllm-obs does not know
+
+
+class PrefixCacheHit(NamedTuple):
+    """V0's separate "Prefix cache hit rate: GPU: x%, CPU: y%" line after a stats line."""
+
+    KIND = "prefix_cache_hit"
+    gpu_pct: float
+    cpu_pct: float | None = None
+
+
+class SpecDecode(NamedTuple):
+    """"SpecDecoding metrics: ..." / V0 "Speculative metrics: ..."."""
+
+    KIND = "spec_decode"
+    acceptance_rate_pct: float | None = None
+    mean_acceptance_length: float | None = None
+    accepted_tokens: int | None = None
+    drafted_tokens: int | None = None
+    accepted_tps: float | None = None
+    drafted_tps: float | None = None
+
+
+class Preemption(NamedTuple):
+    """V0 WARNING "Sequence group X is preempted by PreemptionMode.M mode ..."."""
+
+    KIND = "preemption"
+    mode: str  # RECOMPUTE / SWAP
+    sequence_group: str
+    cumulative_total: int | None = None  # total_num_cumulative_preemption
+    message: str = ""
+
+
+class ErrorEvent(NamedTuple):
+    """A failure or warning worth alerting on."""
+
+    KIND = "error"
+    error_kind: str  # insufficient_kv_cache, no_kv_cache_memory, cuda_oom, engine_startup_failed,
+    #                  engine_fatal, worker_died (preemption has its own record)
+    message: str
+    max_model_len: int | None = None
+    kv_cache_needed_gib: float | None = None
+    kv_cache_memory_gib: float | None = None  # the budget the error quotes
+    kv_cache_tokens: int | None = None  # V0: tokens the KV cache can hold
+    estimated_max_model_len: int | None = None
+    total_gpu_memory_gib: float | None = None
+    free_memory_gib: float | None = None
+    gpu_memory_utilization: float | None = None
+    engine: str | None = None  # "v0"/"v1" when the wording is printed by one engine only
+
+
+class HttpAccess(NamedTuple):
+    """A uvicorn access line."""
+
+    KIND = "http_access"
+    method: str
+    path: str  # without the query string
+    status: int
+    client: str | None = None
+
+
+Record = (
+    EngineConfig
+    | ServerArgs
+    | VersionInfo
+    | ModelInfo
+    | ModelWeights
+    | MemoryProfile
+    | DeviceMemoryReport
+    | KvCacheBlocks
+    | KvCacheSize
+    | MaxConcurrency
+    | CudaGraph
+    | EngineInit
+    | Stats
+    | PrefixCacheHit
+    | SpecDecode
+    | Preemption
+    | ErrorEvent
+    | HttpAccess
+)
+
+RECORD_TYPES: tuple[type, ...] = Record.__args__  # type: ignore[attr-defined]
+
+
+def record_to_dict(record: Record, context: LineContext | None = None) -> dict:
+    """A JSON-ready dict: `kind`, the fields that are set, and the context under `at`."""
+    out: dict = {"kind": record.KIND}
+    for name, value in zip(record._fields, record):
+        if value is None or value == ():
+            continue
+        out[name] = list(value) if isinstance(value, tuple) else value
+    if context is not None:
+        out["at"] = {k: v for k, v in zip(context._fields, context) if v is not None}
+    return out

@@ -1,0 +1,482 @@
+"""Fold parsed records into the `vllm-obs analyze --format json` summary.
+
+The contract (../shared/real-logs/README.md): top-level scalars hold only values vLLM printed
+(absent otherwise) under the labelled names; `stats` lists every periodic stats line in order
+with the labelled keys; `errors` lists failures with a `kind` from a fixed vocabulary and a short
+`message`. Facts the contract has no name for live under `details`; each engine start is also
+summarised on its own under `starts`.
+
+Which value wins when a fact is printed more than once:
+- the more direct source: the engine config line over the server args over other mentions;
+  "Loading model weights took" over the memory profile's "model weights take";
+- then rank 0 (or the untagged driver) over other tensor/data-parallel ranks;
+- then the first occurrence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vllm_obs.records import (
+    CudaGraph,
+    DeviceMemoryReport,
+    EngineConfig,
+    EngineInit,
+    ErrorEvent,
+    HttpAccess,
+    KvCacheBlocks,
+    KvCacheSize,
+    LineContext,
+    MaxConcurrency,
+    MemoryProfile,
+    ModelInfo,
+    ModelWeights,
+    Preemption,
+    PrefixCacheHit,
+    Record,
+    ServerArgs,
+    SpecDecode,
+    Stats,
+    VersionInfo,
+)
+
+# Top-level keys in the order they are written.
+CONTRACT_KEYS = (
+    "vllm_version",
+    "engine",
+    "model",
+    "served_model_name",
+    "dtype",
+    "quantization",
+    "kv_cache_dtype",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "data_parallel_size",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "total_gpu_memory_gib",
+    "model_weights_gib",
+    "weights_unit_printed",
+    "model_load_seconds",
+    "non_torch_memory_gib",
+    "activation_peak_gib",
+    "kv_cache_memory_gib",
+    "gpu_blocks",
+    "cpu_blocks",
+    "kv_cache_tokens",
+    "max_concurrency",
+    "max_concurrency_tokens_per_request",
+    "cuda_graph_seconds",
+    "cuda_graph_gib",
+)
+STATS_KEYS = (
+    "prompt_tps",
+    "generation_tps",
+    "running",
+    "waiting",
+    "swapped",
+    "gpu_kv_usage_pct",
+    "cpu_kv_usage_pct",
+    "prefix_cache_hit_pct",
+)
+
+# Source priorities (lower wins).
+CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
+
+# Startup phases: a start marker whose phase is not beyond what the current start has already
+# seen begins a new engine start.
+PHASE_VERSION, PHASE_ARGS, PHASE_CONFIG, PHASE_WEIGHTS, PHASE_CAPACITY, PHASE_SERVING = 0, 1, 2, 3, 4, 9
+
+
+def _rank_priority(context: LineContext) -> int:
+    """0 for rank 0 / the driver process, 1 for other ranks (their copies of the same line)."""
+    if context.rank not in (None, 0) or context.dp_rank not in (None, 0):
+        return 1
+    process = context.process or ""
+    if process.startswith("VllmWorkerProcess"):  # V0 workers are ranks 1..N-1; the driver is untagged
+        return 1
+    return 0
+
+
+def _process_engine_hint(context: LineContext) -> str | None:
+    process = context.process or ""
+    if process.startswith(("EngineCore", "VllmWorker ", "Worker_", "Worker")) and not process.startswith("VllmWorkerProcess"):
+        return "v1"
+    if process.startswith("VllmWorkerProcess"):
+        return "v0"
+    return None
+
+
+class EngineStart:
+    """Everything one engine start logged."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.facts: dict[str, Any] = {}
+        self._priority: dict[str, tuple[int, int]] = {}
+        self.details: dict[str, Any] = {}
+        self.stats: list[dict] = []
+        self.stats_times: list[str | None] = []
+        self.errors: list[dict] = []
+        self._error_keys: set[tuple[str, str]] = set()
+        self.phase = -1
+        self.config_dp_ranks: set[int | None] = set()
+        self.started_at: str | None = None
+        self.http_by_status: dict[str, int] = {}
+        self.preemptions_total = 0  # V1 per-interval counts, summed
+        self.v0_cumulative_preemptions: int | None = None
+        self.unknown_stats_parts: dict[str, int] = {}
+        self.last_stats_v0 = False
+
+    # -- facts ---------------------------------------------------------------------------------
+
+    def set(self, key: str, value: Any, source: int, context: LineContext) -> None:
+        if value is None:
+            return
+        priority = (source, _rank_priority(context))
+        current = self._priority.get(key)
+        if current is None or priority < current:
+            self.facts[key] = value
+            self._priority[key] = priority
+
+    def detail(self, key: str, value: Any) -> None:
+        if value is not None and key not in self.details:
+            self.details[key] = value
+
+    def add_error(self, kind: str, message: str) -> None:
+        key = (kind, message)
+        if key in self._error_keys:  # the same failure echoed by another rank or a re-raise
+            return
+        self._error_keys.add(key)
+        self.errors.append({"kind": kind, "message": message})
+
+    def is_empty(self) -> bool:
+        return not (self.facts or self.stats or self.errors or self.http_by_status or self.details)
+
+
+class Summarizer:
+    """Feed (context, record) pairs in log order; `summary()` gives the JSON-ready dict."""
+
+    def __init__(self) -> None:
+        self.starts: list[EngineStart] = [EngineStart(0)]
+        self.lines = {"matched": 0, "unmatched": 0, "error": 0}
+        self.sources: list[str] = []
+
+    @property
+    def current(self) -> EngineStart:
+        return self.starts[-1]
+
+    def add_counts(self, counts: dict[str, int]) -> None:
+        for key, value in counts.items():
+            self.lines[key] = self.lines.get(key, 0) + value
+
+    def _mark_phase(self, phase: int, context: LineContext, is_marker: bool) -> None:
+        start = self.current
+        if is_marker and start.phase >= phase and not start.is_empty():
+            start = EngineStart(len(self.starts))
+            self.starts.append(start)
+        if start.started_at is None:
+            start.started_at = context.outer_time or context.log_time
+        if phase > start.phase:
+            start.phase = phase
+
+    def add(self, context: LineContext, record: Record) -> None:
+        handler = _HANDLERS.get(type(record))
+        if handler is not None:
+            handler(self, context, record)
+
+    # -- one method per record kind -----------------------------------------------------------
+
+    def _version(self, context: LineContext, record: VersionInfo) -> None:
+        self._mark_phase(PHASE_VERSION, context, record.vllm_version is not None)
+        start = self.current
+        start.set("vllm_version", record.vllm_version, DIRECT, context)
+        start.set("model", record.model, INDIRECT, context)
+
+    def _server_args(self, context: LineContext, record: ServerArgs) -> None:
+        self._mark_phase(PHASE_ARGS, context, True)
+        start = self.current
+        for key in (
+            "model",
+            "served_model_name",
+            "dtype",
+            "max_model_len",
+            "tensor_parallel_size",
+            "pipeline_parallel_size",
+            "data_parallel_size",
+            "gpu_memory_utilization",
+            "quantization",
+            "kv_cache_dtype",
+        ):
+            value = getattr(record, key)
+            if key == "dtype" and value == "auto":
+                continue  # "auto" says nothing about the dtype the engine picked
+            if isinstance(value, tuple):
+                value = list(value)
+            start.set(key, value, SERVER_ARGS, context)
+        for key in ("enable_prefix_caching", "block_size", "max_num_seqs", "max_num_batched_tokens", "kv_cache_memory_bytes"):
+            start.detail(key, getattr(record, key))
+
+    def _engine_config(self, context: LineContext, record: EngineConfig) -> None:
+        dp_rank = context.dp_rank
+        start = self.current
+        # A config line starts a new engine start unless this one is still before its config
+        # (API-server banner and args come first) or another DP engine of the same start prints it.
+        new_start = dp_rank in start.config_dp_ranks or (start.phase > PHASE_CONFIG and dp_rank in (None, 0))
+        if new_start and not start.is_empty():
+            start = EngineStart(len(self.starts))
+            self.starts.append(start)
+            start.started_at = context.outer_time or context.log_time
+        else:
+            self._mark_phase(PHASE_CONFIG, context, False)
+            start = self.current
+        start.phase = max(start.phase, PHASE_CONFIG)
+        start.config_dp_ranks.add(dp_rank)
+        start.set("engine", record.engine, CONFIG_LINE, context)
+        for key in (
+            "vllm_version",
+            "model",
+            "served_model_name",
+            "dtype",
+            "max_model_len",
+            "tensor_parallel_size",
+            "pipeline_parallel_size",
+            "data_parallel_size",
+            "quantization",
+            "kv_cache_dtype",
+        ):
+            start.set(key, getattr(record, key), CONFIG_LINE, context)
+        start.detail("enable_prefix_caching", record.enable_prefix_caching)
+        start.detail("enforce_eager", record.enforce_eager)
+        if not record.complete:
+            start.detail("engine_config_line_cut", True)
+
+    def _model_info(self, context: LineContext, record: ModelInfo) -> None:
+        start = self.current
+        start.set("max_model_len", record.max_model_len, DIRECT, context)
+        start.detail("architecture", record.architecture)
+        start.detail("max_num_batched_tokens", record.max_num_batched_tokens)
+
+    def _weights(self, context: LineContext, record: ModelWeights) -> None:
+        self._mark_phase(PHASE_WEIGHTS, context, _rank_priority(context) == 0)
+        start = self.current
+        start.set("model_weights_gib", record.weights_gib, DIRECT, context)
+        if record.unit_printed != "GiB" and start.facts.get("model_weights_gib") == record.weights_gib:
+            # vLLM printed "GB" while dividing by 2**30: record the word it used.
+            start.set("weights_unit_printed", record.unit_printed, DIRECT, context)
+        start.set("model_load_seconds", record.load_seconds, DIRECT, context)
+        self._engine_hint(context, None)
+
+    def _memory_profile(self, context: LineContext, record: MemoryProfile) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        start = self.current
+        start.set("total_gpu_memory_gib", record.total_gpu_memory_gib, DIRECT, context)
+        start.set("gpu_memory_utilization", record.gpu_memory_utilization, DIRECT, context)
+        start.set("model_weights_gib", record.model_weights_gib, INDIRECT, context)
+        start.set("non_torch_memory_gib", record.non_torch_memory_gib, DIRECT, context)
+        start.set("activation_peak_gib", record.activation_peak_gib, DIRECT, context)
+        start.set("kv_cache_memory_gib", record.kv_cache_memory_gib, DIRECT, context)
+        start.detail("requested_memory_gib", record.requested_memory_gib)
+        start.detail("peak_torch_memory_gib", record.peak_torch_memory_gib)
+        start.detail("memory_profile_seconds", record.profile_seconds)
+        self._engine_hint(context, record.engine)
+
+    def _device_report(self, context: LineContext, record: DeviceMemoryReport) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        report = {k: v for k, v in zip(record._fields, record) if v is not None}
+        self.current.detail("device_memory_report", report)
+        self._engine_hint(context, "v1")
+
+    def _blocks(self, context: LineContext, record: KvCacheBlocks) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        start = self.current
+        start.set("gpu_blocks", record.gpu_blocks, DIRECT, context)
+        start.set("cpu_blocks", record.cpu_blocks, DIRECT, context)
+        # "# GPU blocks: N" alone is V1 (0.6.4-0.7.3); with "# CPU blocks" or a CUDA/cuda/TPU
+        # device word it is V0's executor.
+        self._engine_hint(context, "v1" if record.cpu_blocks is None and record.device == "GPU" else "v0")
+
+    def _kv_size(self, context: LineContext, record: KvCacheSize) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        start = self.current
+        start.set("kv_cache_tokens", record.kv_cache_tokens, DIRECT, context)
+        start.set("max_concurrency", record.max_concurrency, DIRECT, context)
+        start.set("max_concurrency_tokens_per_request", record.tokens_per_request, DIRECT, context)
+        self._engine_hint(context, "v1")
+
+    def _concurrency(self, context: LineContext, record: MaxConcurrency) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        start = self.current
+        start.set("max_concurrency", record.max_concurrency, DIRECT, context)
+        start.set("max_concurrency_tokens_per_request", record.tokens_per_request, DIRECT, context)
+
+    def _cuda_graph(self, context: LineContext, record: CudaGraph) -> None:
+        self._mark_phase(PHASE_CAPACITY, context, False)
+        start = self.current
+        seconds = int(record.seconds) if record.seconds.is_integer() else record.seconds
+        start.set("cuda_graph_seconds", seconds, DIRECT, context)
+        start.set("cuda_graph_gib", record.gib, DIRECT, context)
+
+    def _engine_init(self, context: LineContext, record: EngineInit) -> None:
+        self.current.detail("engine_init_seconds", record.seconds)
+        self.current.detail("compilation_seconds", record.compilation_seconds)
+
+    def _stats(self, context: LineContext, record: Stats) -> None:
+        self._mark_phase(PHASE_SERVING, context, False)
+        start = self.current
+        entry = {}
+        for key in STATS_KEYS:
+            value = getattr(record, key)
+            if value is not None:
+                entry[key] = value
+        if record.engine_index is not None:
+            entry["engine"] = record.engine_index
+        start.stats.append(entry)
+        start.stats_times.append(context.outer_time or context.log_time)
+        start.last_stats_v0 = record.engine_format == "v0"
+        if record.preemptions:
+            start.preemptions_total += record.preemptions
+        for part in record.unknown_parts:
+            start.unknown_stats_parts[part] = start.unknown_stats_parts.get(part, 0) + 1
+        start.set("engine", record.engine_format, INDIRECT, context)
+
+    def _prefix_cache_hit(self, context: LineContext, record: PrefixCacheHit) -> None:
+        start = self.current
+        # V0 prints it right after the stats line it belongs to.
+        if start.stats and start.last_stats_v0 and "prefix_cache_hit_pct" not in start.stats[-1]:
+            start.stats[-1]["prefix_cache_hit_pct"] = record.gpu_pct
+
+    def _spec_decode(self, context: LineContext, record: SpecDecode) -> None:
+        start = self.current
+        start.details["spec_decode_lines"] = start.details.get("spec_decode_lines", 0) + 1
+        if record.mean_acceptance_length is not None:
+            start.details["spec_decode_mean_acceptance_length"] = record.mean_acceptance_length
+        if record.acceptance_rate_pct is not None:
+            start.details["spec_decode_acceptance_rate_pct"] = record.acceptance_rate_pct
+
+    def _preemption(self, context: LineContext, record: Preemption) -> None:
+        start = self.current
+        start.add_error("preemption", record.message)
+        if record.cumulative_total is not None:
+            start.v0_cumulative_preemptions = max(start.v0_cumulative_preemptions or 0, record.cumulative_total)
+        self._engine_hint(context, "v0")
+
+    def _error(self, context: LineContext, record: ErrorEvent) -> None:
+        start = self.current
+        start.add_error(record.error_kind, record.message)
+        start.set("max_model_len", record.max_model_len, ERROR_TEXT, context)
+        start.set("kv_cache_memory_gib", record.kv_cache_memory_gib, ERROR_TEXT, context)
+        start.detail("kv_cache_gib_needed_for_max_model_len", record.kv_cache_needed_gib)
+        start.detail("estimated_max_model_len", record.estimated_max_model_len)
+        start.detail("kv_cache_tokens_capacity", record.kv_cache_tokens)
+        if record.free_memory_gib is not None:
+            start.detail("free_gpu_memory_on_startup_gib", record.free_memory_gib)
+            start.detail("total_gpu_memory_reported_gib", record.total_gpu_memory_gib)
+        self._engine_hint(context, record.engine)
+
+    def _http(self, context: LineContext, record: HttpAccess) -> None:
+        start = self.current
+        status = str(record.status)
+        start.http_by_status[status] = start.http_by_status.get(status, 0) + 1
+
+    def _engine_hint(self, context: LineContext, engine: str | None) -> None:
+        self.current.set("engine", engine or _process_engine_hint(context), INDIRECT + 1, context)
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        starts = [s for s in self.starts if not s.is_empty()]
+        out: dict[str, Any] = {}
+        for key in CONTRACT_KEYS:
+            for start in starts:  # the first start that printed the fact
+                if key in start.facts:
+                    out[key] = start.facts[key]
+                    break
+        # Absent rather than empty when the log has none, like every other key of the contract.
+        stats = [entry for start in starts for entry in start.stats]
+        if stats:
+            out["stats"] = stats
+        errors = [error for start in starts for error in start.errors]
+        if errors:
+            out["errors"] = errors
+        details: dict[str, Any] = {}
+        for start in starts:
+            for key, value in _start_details(start).items():
+                details.setdefault(key, value)
+        details["preemptions_total"] = sum(_preemptions(s) for s in starts)
+        details["http_requests_by_status"] = _merge_counts(s.http_by_status for s in starts)
+        details["unknown_stats_parts"] = _merge_counts(s.unknown_stats_parts for s in starts)
+        details["engine_starts"] = len(starts)
+        details["lines"] = dict(self.lines)
+        out["details"] = details
+        out["starts"] = [_start_summary(s) for s in starts]
+        return out
+
+
+def _preemptions(start: EngineStart) -> int:
+    return max(start.preemptions_total, start.v0_cumulative_preemptions or 0)
+
+
+def _merge_counts(counts) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            merged[k] = merged.get(k, 0) + v
+    return dict(sorted(merged.items()))
+
+
+def _start_details(start: EngineStart) -> dict[str, Any]:
+    details = dict(start.details)
+    if start.stats:
+        usage = [s["gpu_kv_usage_pct"] for s in start.stats if "gpu_kv_usage_pct" in s]
+        waiting = [s["waiting"] for s in start.stats if "waiting" in s]
+        running = [s["running"] for s in start.stats if "running" in s]
+        gen = [s["generation_tps"] for s in start.stats if "generation_tps" in s]
+        prompt = [s["prompt_tps"] for s in start.stats if "prompt_tps" in s]
+        if usage:
+            details["peak_gpu_kv_usage_pct"] = max(usage)
+        if waiting:
+            details["peak_waiting"] = max(waiting)
+        if running:
+            details["peak_running"] = max(running)
+        if gen:
+            details["peak_generation_tps"] = max(gen)
+        if prompt:
+            details["peak_prompt_tps"] = max(prompt)
+    return details
+
+
+def _start_summary(start: EngineStart) -> dict:
+    out: dict[str, Any] = {"index": start.index, "started_at": start.started_at}
+    for key in CONTRACT_KEYS:
+        if key in start.facts:
+            out[key] = start.facts[key]
+    out["stats"] = [dict(entry, time=time) if time else entry for entry, time in zip(start.stats, start.stats_times)]
+    out["errors"] = list(start.errors)
+    details = _start_details(start)
+    details["preemptions_total"] = _preemptions(start)
+    details["http_requests_by_status"] = dict(sorted(start.http_by_status.items()))
+    out["details"] = details
+    return out
+
+
+_HANDLERS = {
+    VersionInfo: Summarizer._version,
+    ServerArgs: Summarizer._server_args,
+    EngineConfig: Summarizer._engine_config,
+    ModelInfo: Summarizer._model_info,
+    ModelWeights: Summarizer._weights,
+    MemoryProfile: Summarizer._memory_profile,
+    DeviceMemoryReport: Summarizer._device_report,
+    KvCacheBlocks: Summarizer._blocks,
+    KvCacheSize: Summarizer._kv_size,
+    MaxConcurrency: Summarizer._concurrency,
+    CudaGraph: Summarizer._cuda_graph,
+    EngineInit: Summarizer._engine_init,
+    Stats: Summarizer._stats,
+    PrefixCacheHit: Summarizer._prefix_cache_hit,
+    SpecDecode: Summarizer._spec_decode,
+    Preemption: Summarizer._preemption,
+    ErrorEvent: Summarizer._error,
+    HttpAccess: Summarizer._http,
+}
