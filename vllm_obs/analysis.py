@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from itertools import chain
+
 from vllm_obs.parser import LineParser
-from vllm_obs.reader import InputError, iter_lines
+from vllm_obs.reader import InputError, iter_line_batches
 from vllm_obs.summary import Summarizer
 
 
@@ -15,11 +17,9 @@ def analyze_paths(paths: Iterable[str]) -> tuple[dict, list[str]]:
     problems: list[str] = []
     for path in paths:
         parser = LineParser(source=path)
-        feed, add = parser.feed, summarizer.add
+        add = summarizer.add
         try:
-            for line in iter_lines(path):
-                for context, record in feed(line):
-                    add(context, record)
+            parser.scan(chain.from_iterable(iter_line_batches(path)), add, summarizer.add_http_counts)
         except InputError as exc:
             problems.append(str(exc))
         for context, record in parser.flush():

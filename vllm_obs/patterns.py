@@ -79,10 +79,18 @@ def _regex_pattern(name, versions, anchors, regex, build, examples, counter_exam
 # --------------------------------------------------------------------------------------------
 # The periodic stats line (V0 engine/metrics.py, V1 v1/metrics/loggers.py), parsed part by part.
 
+def finite_float(text: str) -> float:
+    """float() without the "nan"/"inf" spellings it also accepts: JSON cannot carry them."""
+    value = float(text)
+    if value - value != 0.0:
+        raise ValueError(text)
+    return value
+
+
 # "Part label" -> (Stats field, converter). Labels are matched after the optional device word.
 _STATS_PARTS: dict[str, tuple[str, Callable[[str], float | int]]] = {
-    "Avg prompt throughput": ("prompt_tps", float),
-    "Avg generation throughput": ("generation_tps", float),
+    "Avg prompt throughput": ("prompt_tps", finite_float),
+    "Avg generation throughput": ("generation_tps", finite_float),
     "Running": ("running", int),
     "Waiting": ("waiting", int),
     "Pending": ("waiting", int),  # V0's name for waiting
@@ -90,30 +98,31 @@ _STATS_PARTS: dict[str, tuple[str, Callable[[str], float | int]]] = {
     "Deferred": ("deferred", int),
     "Preemptions": ("preemptions", int),
     "Corrupted": ("corrupted", int),
-    "Prefix cache hit rate": ("prefix_cache_hit_pct", float),
-    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", float),
-    "MM cache hit rate": ("mm_cache_hit_pct", float),
+    "Prefix cache hit rate": ("prefix_cache_hit_pct", finite_float),
+    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", finite_float),
+    "MM cache hit rate": ("mm_cache_hit_pct", finite_float),
 }
 _STATS_HEAD = re.compile(r"(?:Engine (?P<engine>\d{1,6}): |(?P<aggregated>\d{1,6}) Engines Aggregated: )")
 _KV_FETCH = re.compile(r"KV fetch: (\d+) waiting to start, (\d+) in progress, (\d+) completed waiting")
-_FIRST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+_FIRST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # used by the spec-decode line
 
 
 def parse_stats(message: str) -> Stats | None:
     """Parse the stats line part by part: known parts by name, unknown parts counted."""
-    head = _STATS_HEAD.match(message)
+    head = _STATS_HEAD.match(message) if message[:1] in "E0123456789" else None
     body = message[head.end():] if head else message
     if not (body.startswith("Avg prompt throughput") or body.startswith("Running: ")):
         return None
     body = body.rstrip(" .")
     values: dict = {}
     unknown: list[str] = []
-    kv_fetch = _KV_FETCH.search(body)
-    if kv_fetch:  # the one part with ", " inside it (0.32+)
-        values["kv_fetch_waiting"], values["kv_fetch_in_progress"], values["kv_fetch_completed"] = (
-            int(g) for g in kv_fetch.groups()
-        )
-        body = body[: kv_fetch.start()] + body[kv_fetch.end():]
+    if "KV fetch: " in body:  # the one part with ", " inside it (0.32+)
+        kv_fetch = _KV_FETCH.search(body)
+        if kv_fetch:
+            values["kv_fetch_waiting"], values["kv_fetch_in_progress"], values["kv_fetch_completed"] = (
+                int(g) for g in kv_fetch.groups()
+            )
+            body = body[: kv_fetch.start()] + body[kv_fetch.end():]
     parts = body.split(", ")
     v0_format = False
     i = 0
@@ -125,43 +134,38 @@ def parse_stats(message: str) -> Stats | None:
             if part:
                 unknown.append(part)
             continue
-        # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
-        if " reqs " in rest and ": " in rest:
+        if label == "Waiting" and " reqs " in rest:
+            # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
             rest, _, glued = rest.partition(" reqs ")
             parts.insert(i, glued)
-        number = _FIRST_NUMBER.match(rest)
-        if number is None:
-            unknown.append(part)
-            continue
-        text = number.group()
+        number = rest.split(" ", 1)[0].rstrip("%")
         known = _STATS_PARTS.get(label)
-        if known is not None:
-            name, convert = known
-            try:
-                values[name] = convert(text)
-            except ValueError:
-                unknown.append(part)
-            if label in ("Swapped", "Pending"):
-                v0_format = True
-            continue
-        if label.endswith(" KV cache usage"):
-            device = label[: -len(" KV cache usage")]
-            # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
-            if device == "CPU" and "gpu_kv_usage_pct" in values:
-                values["cpu_kv_usage_pct"] = float(text)
+        try:
+            if known is not None:
+                name, convert = known
+                values[name] = convert(number)
+                if label == "Swapped" or label == "Pending":
+                    v0_format = True
+            elif label.endswith(" KV cache usage"):
+                # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
+                if label == "CPU KV cache usage" and "gpu_kv_usage_pct" in values:
+                    values["cpu_kv_usage_pct"] = finite_float(number)
+                else:
+                    values["gpu_kv_usage_pct"] = finite_float(number)
             else:
-                values["gpu_kv_usage_pct"] = float(text)
-            continue
-        unknown.append(label)
+                unknown.append(label)
+        except ValueError:
+            unknown.append(label)
     if "prompt_tps" not in values and "running" not in values:
         return None
-    return Stats(
-        engine_format="v0" if v0_format else "v1",
-        engine_index=int(head["engine"]) if head and head["engine"] else None,
-        engines_aggregated=int(head["aggregated"]) if head and head["aggregated"] else None,
-        unknown_parts=tuple(unknown),
-        **values,
-    )
+    if head is not None:
+        if head["engine"]:
+            values["engine_index"] = int(head["engine"])
+        else:
+            values["engines_aggregated"] = int(head["aggregated"])
+    if unknown:
+        values["unknown_parts"] = tuple(unknown)
+    return Stats("v0" if v0_format else "v1", **values)
 
 
 STATS = Pattern(

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Longer lines are cut to this many characters (the parser reads no further anyway).
+MAX_LINE_CHARS = 1 << 20
 
 
 class InputError(Exception):
@@ -39,7 +41,19 @@ def _open_binary(path: str) -> BinaryIO:
 
 
 def iter_lines(path: str) -> Iterator[str]:
-    """Yield the text lines of one input (with their newlines)."""
+    """Yield the text lines of one input, without their newlines."""
+    for batch in iter_line_batches(path):
+        yield from batch
+
+
+def iter_line_batches(path: str, batch_chars: int = 1 << 22) -> Iterator[list[str]]:
+    """Yield lists of lines (without their newlines).
+
+    Reading a few MiB at a time and splitting in C is several times faster than iterating a
+    file line by line, which matters on million-line archives. A line longer than
+    MAX_LINE_CHARS keeps its first MAX_LINE_CHARS characters; the rest is skipped, so one
+    runaway line cannot exhaust memory.
+    """
     raw = _open_binary(path)
     buffered = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
     try:
@@ -47,10 +61,30 @@ def iter_lines(path: str) -> Iterator[str]:
         stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if head == GZIP_MAGIC else buffered  # type: ignore[assignment]
         text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
         count = 0
+        carry = ""
+        skipping = False  # inside the tail of an over-long line
         try:
-            for line in text:
+            while True:
+                chunk = text.read(batch_chars)
+                if not chunk:
+                    break
+                if skipping:
+                    end = chunk.find("\n")
+                    if end < 0:
+                        continue
+                    chunk = chunk[end + 1:]
+                    skipping = False
+                lines = (carry + chunk).split("\n") if carry else chunk.split("\n")
+                carry = lines.pop()
+                if len(carry) > MAX_LINE_CHARS:
+                    carry = carry[:MAX_LINE_CHARS]
+                    skipping = True
+                count += len(lines)
+                if lines:
+                    yield lines
+            if carry:
                 count += 1
-                yield line
+                yield [carry]
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise InputError(f"{path}: corrupt or truncated gzip data after {count} lines ({exc})") from None
         except OSError as exc:

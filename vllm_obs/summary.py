@@ -375,9 +375,14 @@ class Summarizer:
         self._engine_hint(context, record.engine)
 
     def _http(self, context: LineContext, record: HttpAccess) -> None:
-        start = self.current
-        status = str(record.status)
-        start.http_by_status[status] = start.http_by_status.get(status, 0) + 1
+        self.add_http_counts({(record.method, record.path, record.status): 1})
+
+    def add_http_counts(self, counts: dict[tuple[str, str, int], int]) -> None:
+        """Access lines counted by (method, path, status), as `LineParser.scan` hands them over."""
+        by_status = self.current.http_by_status
+        for (_method, _path, status), n in counts.items():
+            key = str(status)
+            by_status[key] = by_status.get(key, 0) + n
 
     def _engine_hint(self, context: LineContext, engine: str | None) -> None:
         self.current.set("engine", engine or _process_engine_hint(context), INDIRECT + 1, context)
