@@ -167,3 +167,32 @@ def test_other_programs_lines_are_counted_unmatched() -> None:
     for line in ("=== 10:17:59-INFO ======", "", "\x00\x01binary", "vllm instantiated.", "[W1121 16:26:09.371228946 socket.cpp:207] x"):
         assert parser.feed(line) == ()
     assert parser.counts == {"matched": 0, "unmatched": 5, "error": 0}
+
+
+def test_hard_wrapped_engine_config_line_is_joined() -> None:
+    # Case 016's paste, with the continuation its poster's terminal wrapped onto the next line.
+    first = (
+        "INFO 04-08 03:47:57 [core.py:61] Initializing a V1 LLM engine (v0.8.3) with config: "
+        "model='hugging-quants/Meta-Llama-3.1-405B-Instruct-AWQ-INT4', speculative_config=None, "
+        "tokenizer='hugging-quants/Meta-Llama-3.1-405B-Instruct-AWQ-INT4', skip_tokenizer_init=False, "
+        "tokenizer_mode=auto, revision=None, override_neuron_config=None, tokenizer_revision=None, "
+        "trust_remote_code=False, dtype=torch.float16, max_seq_len=131072, download_dir=None, "
+        "load_format=LoadFormat.AUTO, tensor_parallel_size=4, pipeline_parallel_size=1, disable_custom_all_reduce=True, "
+        "quantization=awq_marlin, enforce_eager=False, kv_cache_dtype=auto,  device_config=cuda, seed=None, "
+        "served_model_name=meta-llama/Meta-Llama-3.1-405B-Instruct-FP8, num_scheduler_steps=1, multi_ste"
+    )
+    second = (
+        "p_stream_outputs=True, enable_prefix_caching=True, chunked_prefill_enabled=True, use_async_output_proc=True, "
+        'disable_mm_preprocessor_cache=False, mm_processor_kwargs=None, pooler_config=None, compilation_config={"level":3}'
+    )
+    parser = LineParser()
+    (_, cut), = parser.feed(first)
+    assert cut.complete is False and cut.tensor_parallel_size == 4 and cut.enable_prefix_caching is None
+    (_, joined), = parser.feed(second)
+    assert joined.continued and joined.complete and joined.enable_prefix_caching is True
+    assert joined.served_model_name == "meta-llama/Meta-Llama-3.1-405B-Instruct-FP8"
+    # A prefixed line after a cut config line is its own line, not a continuation.
+    parser = LineParser()
+    parser.feed(first)
+    (_, record), = parser.feed("INFO 04-08 03:47:58 [loader.py:1] Loading weights took 3.87 seconds Model loading took 1.5 GiB and 2.0 seconds")
+    assert record.KIND == "model_weights"

@@ -9,8 +9,8 @@ input: any exception is counted as an `error` line and the line is skipped.
 from __future__ import annotations
 
 from vllm_obs.envelope import Prefix, parse_json_line, split_prefix, unwrap_outer
-from vllm_obs.patterns import match_message, parse_access, parse_stats
-from vllm_obs.records import HttpAccess, LineContext, Record
+from vllm_obs.patterns import match_message, parse_access, parse_engine_config, parse_stats
+from vllm_obs.records import EngineConfig, HttpAccess, LineContext, Record
 
 # A line longer than this is parsed on its first MAX_LINE_CHARS only: every message vLLM prints
 # that we read is far shorter, and a runaway line (binary junk, a giant traceback) must not
@@ -42,6 +42,9 @@ class LineParser:
         self._partial: list[str] = []
         self._partial_chars = 0
         self._access_shapes: dict[tuple[str, str], tuple[str, str, int]] = {}
+        # An engine config line that ended before its last key (a terminal hard-wrapped a
+        # pasted log): following unprefixed lines are its continuation.
+        self._cut_config: tuple[LineContext, str] | None = None
 
     def feed(self, line: str) -> tuple[Parsed, ...]:
         """Parse one physical line (with or without its newline)."""
@@ -178,13 +181,34 @@ class LineParser:
 
         record = _match(prefix)
         results: list[Parsed] = []
+        if self._cut_config is not None:
+            continued = self._continue_config(prefix, record)
+            if continued is not None:
+                return (continued,)
         if record is not None:
-            results.append((self._context(prefix, outer_time, stream), record))
+            context = self._context(prefix, outer_time, stream)
+            results.append((context, record))
+            if type(record) is EngineConfig and not record.complete:
+                self._cut_config = (context, prefix.message)
         for message in extra_messages:
             extra = match_message(message.strip())
             if extra is not None:
                 results.append((self._context(prefix, outer_time, stream), extra))
         return tuple(results)
+
+    def _continue_config(self, prefix: Prefix, record: Record | None) -> Parsed | None:
+        """Join an unprefixed line onto a cut engine config line; None when it is not one."""
+        context, text = self._cut_config
+        self._cut_config = None
+        message = prefix.message
+        if record is not None or prefix.level is not None or prefix.process is not None or "=" not in message[:200]:
+            return None
+        joined = parse_engine_config(text + message)
+        if joined is None:
+            return None
+        if not joined.complete:
+            self._cut_config = (context, text + message)
+        return context, joined._replace(continued=True)
 
     def _context(self, prefix: Prefix, outer_time: str | None, stream: str | None) -> LineContext:
         return LineContext(

@@ -49,6 +49,7 @@ class EngineConfig(NamedTuple):
     enable_prefix_caching: bool | None = None
     enforce_eager: bool | None = None
     complete: bool = True  # False when the line was cut before its last key
+    continued: bool = False  # re-parsed with the unprefixed line(s) that continued a wrapped line
 
 
 class ServerArgs(NamedTuple):

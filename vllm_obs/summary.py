@@ -80,6 +80,20 @@ STATS_KEYS = (
     "prefix_cache_hit_pct",
 )
 
+# Engine config line fields that map to contract keys of the same name.
+_CONFIG_KEYS = (
+    "vllm_version",
+    "model",
+    "served_model_name",
+    "dtype",
+    "max_model_len",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "data_parallel_size",
+    "quantization",
+    "kv_cache_dtype",
+)
+
 # Source priorities (lower wins).
 CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
 
@@ -220,6 +234,13 @@ class Summarizer:
     def _engine_config(self, context: LineContext, record: EngineConfig) -> None:
         dp_rank = context.dp_rank
         start = self.current
+        if record.continued:  # the rest of a wrapped config line: same start, more keys
+            for key in _CONFIG_KEYS:
+                start.set(key, getattr(record, key), CONFIG_LINE, context)
+            start.detail("enable_prefix_caching", record.enable_prefix_caching)
+            if record.complete:
+                start.details.pop("engine_config_line_cut", None)
+            return
         # A config line starts a new engine start unless this one is still before its config
         # (API-server banner and args come first) or another DP engine of the same start prints it.
         new_start = dp_rank in start.config_dp_ranks or (start.phase > PHASE_CONFIG and dp_rank in (None, 0))
@@ -233,18 +254,7 @@ class Summarizer:
         start.phase = max(start.phase, PHASE_CONFIG)
         start.config_dp_ranks.add(dp_rank)
         start.set("engine", record.engine, CONFIG_LINE, context)
-        for key in (
-            "vllm_version",
-            "model",
-            "served_model_name",
-            "dtype",
-            "max_model_len",
-            "tensor_parallel_size",
-            "pipeline_parallel_size",
-            "data_parallel_size",
-            "quantization",
-            "kv_cache_dtype",
-        ):
+        for key in _CONFIG_KEYS:
             start.set(key, getattr(record, key), CONFIG_LINE, context)
         start.detail("enable_prefix_caching", record.enable_prefix_caching)
         start.detail("enforce_eager", record.enforce_eager)
