@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vllm_obs.starts import StartDetector, is_rank_zero
 from vllm_obs.records import (
     CudaGraph,
     DeviceMemoryReport,
@@ -97,19 +98,11 @@ _CONFIG_KEYS = (
 # Source priorities (lower wins).
 CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
 
-# Startup phases: a start marker whose phase is not beyond what the current start has already
-# seen begins a new engine start.
-PHASE_VERSION, PHASE_ARGS, PHASE_CONFIG, PHASE_WEIGHTS, PHASE_CAPACITY, PHASE_SERVING = 0, 1, 2, 3, 4, 9
 
 
 def _rank_priority(context: LineContext) -> int:
     """0 for rank 0 / the driver process, 1 for other ranks (their copies of the same line)."""
-    if context.rank not in (None, 0) or context.dp_rank not in (None, 0):
-        return 1
-    process = context.process or ""
-    if process.startswith("VllmWorkerProcess"):  # V0 workers are ranks 1..N-1; the driver is untagged
-        return 1
-    return 0
+    return 0 if is_rank_zero(context) else 1
 
 
 def _process_engine_hint(context: LineContext) -> str | None:
@@ -133,8 +126,6 @@ class EngineStart:
         self.stats_times: list[str | None] = []
         self.errors: list[dict] = []
         self._error_keys: set[tuple[str, str]] = set()
-        self.phase = -1
-        self.config_dp_ranks: set[int | None] = set()
         self.started_at: str | None = None
         self.http_by_status: dict[str, int] = {}
         self.preemptions_total = 0  # V1 per-interval counts, summed
@@ -173,6 +164,7 @@ class Summarizer:
 
     def __init__(self) -> None:
         self.starts: list[EngineStart] = [EngineStart(0)]
+        self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
         self.sources: list[str] = []
 
@@ -184,17 +176,13 @@ class Summarizer:
         for key, value in counts.items():
             self.lines[key] = self.lines.get(key, 0) + value
 
-    def _mark_phase(self, phase: int, context: LineContext, is_marker: bool) -> None:
-        start = self.current
-        if is_marker and start.phase >= phase and not start.is_empty():
-            start = EngineStart(len(self.starts))
-            self.starts.append(start)
-        if start.started_at is None:
-            start.started_at = context.outer_time or context.log_time
-        if phase > start.phase:
-            start.phase = phase
-
     def add(self, context: LineContext, record: Record) -> None:
+        if self.detector.observe(context, record):
+            self.starts.append(EngineStart(len(self.starts)))
+        start = self.current
+        # Access lines reach the summary as counts (LineParser.scan), so they do not date a start.
+        if start.started_at is None and type(record) is not HttpAccess:
+            start.started_at = context.outer_time or context.log_time
         handler = _HANDLERS.get(type(record))
         if handler is not None:
             handler(self, context, record)
@@ -202,13 +190,11 @@ class Summarizer:
     # -- one method per record kind -----------------------------------------------------------
 
     def _version(self, context: LineContext, record: VersionInfo) -> None:
-        self._mark_phase(PHASE_VERSION, context, record.vllm_version is not None)
         start = self.current
         start.set("vllm_version", record.vllm_version, DIRECT, context)
         start.set("model", record.model, INDIRECT, context)
 
     def _server_args(self, context: LineContext, record: ServerArgs) -> None:
-        self._mark_phase(PHASE_ARGS, context, True)
         start = self.current
         for key in (
             "model",
@@ -241,18 +227,6 @@ class Summarizer:
             if record.complete:
                 start.details.pop("engine_config_line_cut", None)
             return
-        # A config line starts a new engine start unless this one is still before its config
-        # (API-server banner and args come first) or another DP engine of the same start prints it.
-        new_start = dp_rank in start.config_dp_ranks or (start.phase > PHASE_CONFIG and dp_rank in (None, 0))
-        if new_start and not start.is_empty():
-            start = EngineStart(len(self.starts))
-            self.starts.append(start)
-            start.started_at = context.outer_time or context.log_time
-        else:
-            self._mark_phase(PHASE_CONFIG, context, False)
-            start = self.current
-        start.phase = max(start.phase, PHASE_CONFIG)
-        start.config_dp_ranks.add(dp_rank)
         start.set("engine", record.engine, CONFIG_LINE, context)
         for key in _CONFIG_KEYS:
             start.set(key, getattr(record, key), CONFIG_LINE, context)
@@ -268,7 +242,6 @@ class Summarizer:
         start.detail("max_num_batched_tokens", record.max_num_batched_tokens)
 
     def _weights(self, context: LineContext, record: ModelWeights) -> None:
-        self._mark_phase(PHASE_WEIGHTS, context, _rank_priority(context) == 0)
         start = self.current
         start.set("model_weights_gib", record.weights_gib, DIRECT, context)
         if record.unit_printed != "GiB" and start.facts.get("model_weights_gib") == record.weights_gib:
@@ -278,7 +251,6 @@ class Summarizer:
         self._engine_hint(context, None)
 
     def _memory_profile(self, context: LineContext, record: MemoryProfile) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         start = self.current
         start.set("total_gpu_memory_gib", record.total_gpu_memory_gib, DIRECT, context)
         start.set("gpu_memory_utilization", record.gpu_memory_utilization, DIRECT, context)
@@ -292,13 +264,11 @@ class Summarizer:
         self._engine_hint(context, record.engine)
 
     def _device_report(self, context: LineContext, record: DeviceMemoryReport) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         report = {k: v for k, v in zip(record._fields, record) if v is not None}
         self.current.detail("device_memory_report", report)
         self._engine_hint(context, "v1")
 
     def _blocks(self, context: LineContext, record: KvCacheBlocks) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         start = self.current
         start.set("gpu_blocks", record.gpu_blocks, DIRECT, context)
         start.set("cpu_blocks", record.cpu_blocks, DIRECT, context)
@@ -307,7 +277,6 @@ class Summarizer:
         self._engine_hint(context, "v1" if record.cpu_blocks is None and record.device == "GPU" else "v0")
 
     def _kv_size(self, context: LineContext, record: KvCacheSize) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         start = self.current
         start.set("kv_cache_tokens", record.kv_cache_tokens, DIRECT, context)
         start.set("max_concurrency", record.max_concurrency, DIRECT, context)
@@ -315,13 +284,11 @@ class Summarizer:
         self._engine_hint(context, "v1")
 
     def _concurrency(self, context: LineContext, record: MaxConcurrency) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         start = self.current
         start.set("max_concurrency", record.max_concurrency, DIRECT, context)
         start.set("max_concurrency_tokens_per_request", record.tokens_per_request, DIRECT, context)
 
     def _cuda_graph(self, context: LineContext, record: CudaGraph) -> None:
-        self._mark_phase(PHASE_CAPACITY, context, False)
         start = self.current
         seconds = int(record.seconds) if record.seconds.is_integer() else record.seconds
         start.set("cuda_graph_seconds", seconds, DIRECT, context)
@@ -332,7 +299,6 @@ class Summarizer:
         self.current.detail("compilation_seconds", record.compilation_seconds)
 
     def _stats(self, context: LineContext, record: Stats) -> None:
-        self._mark_phase(PHASE_SERVING, context, False)
         start = self.current
         entry = {}
         for key in STATS_KEYS:
