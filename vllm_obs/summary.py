@@ -162,7 +162,10 @@ class EngineStart:
 class Summarizer:
     """Feed (context, record) pairs in log order; `summary()` gives the JSON-ready dict."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_history: bool = True) -> None:
+        """`keep_history=False` (the sidecar) keeps only the current engine start and no stats
+        lines, so memory stays flat however long the log runs."""
+        self.keep_history = keep_history
         self.starts: list[EngineStart] = [EngineStart(0)]
         self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
@@ -176,9 +179,15 @@ class Summarizer:
         for key, value in counts.items():
             self.lines[key] = self.lines.get(key, 0) + value
 
-    def add(self, context: LineContext, record: Record) -> None:
-        if self.detector.observe(context, record):
-            self.starts.append(EngineStart(len(self.starts)))
+    def add(self, context: LineContext, record: Record) -> bool:
+        """Fold one record in; True when it began a new engine start."""
+        new_start = self.detector.observe(context, record)
+        if new_start:
+            index = self.current.index + 1
+            if self.keep_history:
+                self.starts.append(EngineStart(index))
+            else:
+                self.starts = [EngineStart(index)]
         start = self.current
         # Access lines reach the summary as counts (LineParser.scan), so they do not date a start.
         if start.started_at is None and type(record) is not HttpAccess:
@@ -186,6 +195,7 @@ class Summarizer:
         handler = _HANDLERS.get(type(record))
         if handler is not None:
             handler(self, context, record)
+        return new_start
 
     # -- one method per record kind -----------------------------------------------------------
 
@@ -307,8 +317,9 @@ class Summarizer:
                 entry[key] = value
         if record.engine_index is not None:
             entry["engine"] = record.engine_index
-        start.stats.append(entry)
-        start.stats_times.append(context.outer_time or context.log_time)
+        if self.keep_history:
+            start.stats.append(entry)
+            start.stats_times.append(context.outer_time or context.log_time)
         start.last_stats_v0 = record.engine_format == "v0"
         if record.preemptions:
             start.preemptions_total += record.preemptions
