@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "vllm_obs.commands.parse",
     "vllm_obs.commands.analyze",
     "vllm_obs.commands.plan",
+    "vllm_obs.commands.run",
 )
 
 
