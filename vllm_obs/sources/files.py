@@ -52,6 +52,7 @@ class FileFollower:
     rotate_wait_seconds: float = 5.0
     tick_seconds: float = 1.0
     on_reconnect: Callable[[str], None] = lambda source: None
+    syncs: int = 0  # completed sync() passes (tests wait on it instead of sleeping)
     _files: dict[tuple[int, int], TrackedFile] = field(default_factory=dict)
     _finished: dict[tuple[int, int], int] = field(default_factory=dict)  # closed inode -> final offset
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -141,6 +142,7 @@ class FileFollower:
         for path, key in current.items():
             if key not in self._files:
                 self._open(path, key)
+        self.syncs += 1
 
     def _open(self, path: str, key: tuple[int, int]) -> None:
         try:
