@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Sidecar under load: CPU share, peak RSS and line-to-metric latency, with an idle baseline.
+
+    python benchmarks/bench_sidecar.py                 # 5,000 lines/s for 60 s (the issue's figure)
+    python benchmarks/bench_sidecar.py --rate 2000 --seconds 20
+
+Phases, in one run on one machine (machines here are noisy: compare within the run):
+1. idle: the sidecar follows an empty file for --idle-seconds; its CPU share and RSS are the
+   baseline;
+2. load: a writer appends vLLM-format lines (uvicorn access lines and V1 stats lines, as a busy
+   server prints them) at --rate lines/s for --seconds. Every half second one stats line carries
+   a unique `Running: N`; a poller scrapes /metrics every --poll-ms and records when N first
+   appears. Latency = that time minus the write time.
+
+Targets (issue 4): RSS below 60 MiB, p99 latency below 1 s, CPU below 25% of one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ACCESS = '(APIServer pid=1) INFO:     172.17.0.{a}:{port} - "POST /v1/chat/completions HTTP/1.1" 200 OK\n'
+STATS = (
+    "(APIServer pid=1) INFO 11-21 16:{m:02d}:{s:02d} [loggers.py:271] Engine 000: Avg prompt throughput: {p:.1f} tokens/s, "
+    "Avg generation throughput: {g:.1f} tokens/s, Running: {running} reqs, Waiting: 0 reqs, GPU KV cache usage: {kv:.1f}%, "
+    "Prefix cache hit rate: 0.0%\n"
+)
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def scrape_running(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            for raw in response:
+                if raw.startswith(b"vllm_obs_requests_running{"):
+                    return int(float(raw.rsplit(b" ", 1)[1]))
+    except OSError:
+        return None
+    return None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=int, default=5000, help="lines per second written (default 5000)")
+    parser.add_argument("--seconds", type=float, default=60, help="load duration (default 60)")
+    parser.add_argument("--idle-seconds", type=float, default=10, help="idle baseline duration (default 10)")
+    parser.add_argument("--poll-ms", type=float, default=50, help="scrape interval of the latency poller (default 50)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="vo-bench-"))
+    log = workdir / "vllm.log"
+    log.write_text("")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    sidecar = subprocess.Popen(
+        [sys.executable, "-m", "vllm_obs", "run", "--file", str(log), "--host", "127.0.0.1", "--port", str(port), "--stats-ttl", "600"],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # wait until the sidecar serves
+            try:
+                urllib.request.urlopen(url, timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the sidecar did not start serving within 30 s") from None
+                time.sleep(0.1)
+
+        # Phase 1: idle baseline.
+        c0, t0 = cpu_seconds(sidecar.pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        idle_cpu = (cpu_seconds(sidecar.pid) - c0) / (time.monotonic() - t0)
+        idle_rss = peak_rss_mib(sidecar.pid)
+
+        # Phase 2: load, with markers.
+        written: dict[int, float] = {}
+        seen: dict[int, float] = {}
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                value = scrape_running(url)
+                if value is not None and value in written and value not in seen:
+                    seen[value] = time.monotonic()
+                time.sleep(args.poll_ms / 1000)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        c1, t1 = cpu_seconds(sidecar.pid), time.monotonic()
+        # Written in ~10 ms slices.
+        marker = 1000
+        next_marker = t1
+        lines_written = 0
+        with open(log, "a", buffering=1 << 16) as out:
+            while time.monotonic() - t1 < args.seconds:
+                slice_start = time.monotonic()
+                # Paced by the absolute schedule, so sleep granularity does not lower the rate.
+                batch = max(1, int(args.rate * (slice_start - t1)) - lines_written)
+                chunk = [ACCESS.format(a=i % 250, port=10000 + (lines_written + i) % 50000) for i in range(batch)]
+                if slice_start >= next_marker:
+                    marker += 1
+                    elapsed = int(slice_start - t1)
+                    chunk[-1] = STATS.format(m=elapsed // 60 % 60, s=elapsed % 60, p=1000.0, g=3000.0, running=marker, kv=50.0)
+                    next_marker = slice_start + 0.5
+                out.write("".join(chunk))
+                out.flush()
+                if chunk[-1].startswith("(APIServer pid=1) INFO 11"):
+                    written[marker] = time.monotonic()
+                lines_written += batch
+                delay = 0.01 - (time.monotonic() - slice_start)
+                if delay > 0:
+                    time.sleep(delay)
+        # Let the last markers arrive.
+        deadline = time.monotonic() + 5
+        while len(seen) < len(written) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        load_wall = time.monotonic() - t1
+        load_cpu = (cpu_seconds(sidecar.pid) - c1) / load_wall
+        load_rss = peak_rss_mib(sidecar.pid)
+        stop.set()
+        poller.join(2)
+    finally:
+        sidecar.terminate()
+        sidecar.wait(10)
+
+    latencies = [seen[m] - written[m] for m in written if m in seen]
+    missed = len(written) - len(latencies)
+    actual_rate = lines_written / args.seconds
+    p50 = percentile(latencies, 0.5) if latencies else float("nan")
+    p99 = percentile(latencies, 0.99) if latencies else float("nan")
+    print(f"load: {lines_written:,} lines in {args.seconds:.0f} s ({actual_rate:,.0f} lines/s), {len(written)} markers, {missed} not seen")
+    print(f"{'':18}{'idle':>10}{'load':>10}{'load/idle':>11}{'target':>12}")
+    print(f"{'CPU (% of core)':18}{idle_cpu * 100:>10.2f}{load_cpu * 100:>10.2f}{load_cpu / max(idle_cpu, 1e-6):>11.1f}{'< 25':>12}")
+    print(f"{'peak RSS (MiB)':18}{idle_rss:>10.1f}{load_rss:>10.1f}{load_rss / idle_rss:>11.2f}{'< 60':>12}")
+    print(f"latency write->scrape: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms (target p99 < 1000 ms; poll every {args.poll_ms:.0f} ms)")
+    ok = load_rss < 60 and p99 < 1.0 and load_cpu < 0.25 and missed == 0
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
