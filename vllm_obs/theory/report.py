@@ -281,6 +281,24 @@ def build_report(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig) -> CapacityR
     )
 
 
+def roofline_for(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig):
+    """RooflineInputs for this setup (None when the GPU has no speed figures)."""
+    if not gpu.has_throughput_specs:
+        return None
+    model_dtype = resolve_model_dtype(cfg.dtype, spec.torch_dtype)
+    wbytes = dtype_bytes(model_dtype)
+    quant = resolve_quantization(cfg.quantization, spec.quantization_config)
+    if quant is not None and spec.quantization_config and cfg.dtype == "auto" and quant.weight_bits == 4:
+        model_dtype, wbytes = "float16", 2
+    kvb = kv_cache_dtype_bytes(cfg.kv_cache_dtype, model_dtype)
+    weights = cap.weight_bytes(spec, wbytes, quant, cfg.tensor_parallel_size, cfg.pipeline_parallel_size)
+    w_gpu = cfg.model_weights_gib * GiB if cfg.model_weights_gib is not None else weights.per_gpu_bytes
+    efficiency = Efficiency.for_gpu(gpu, cfg.bandwidth_efficiency, cfg.matmul_efficiency)
+    lin = quant.bytes_per_param() if quant else float(wbytes)
+    return roofline_inputs(spec, weights.breakdown, w_gpu, lin, kvb, gpu, quant.compute if quant else "fp16",
+                           cfg.tensor_parallel_size, cfg.pipeline_parallel_size, efficiency)
+
+
 def _smallest_fitting_tp(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig, wbytes: int,
                          quant: Quantization | None, kvb: int, max_len: int) -> str | None:
     """The smallest valid TP (above the current one) at which one max-length request fits."""
