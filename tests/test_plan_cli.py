@@ -131,3 +131,34 @@ def test_help_teaches_by_example():
     assert proc.returncode == 0
     for needle in ("examples:", "--kv-cache-memory-gib", "--gpu-memory-used-gib", "default 0.9", "exit codes"):
         assert needle in " ".join(proc.stdout.split())  # argparse wraps lines
+
+
+def _run_quiet(argv):
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", "mistralai/Mistral-7B-v0.1",
+                        "deepseek-ai/DeepSeek-V2-Lite", "Qwen/Qwen1.5-7B"]),
+       st.sampled_from(["H100-SXM", "A10", "L4", "MI300X"]),
+       st.integers(-1, 9), st.integers(0, 3), st.integers(-5, 300_000),
+       st.sampled_from(["8", "16", "0", "32"]), st.sampled_from(["0.9", "0.05", "1.2", "0"]),
+       st.sampled_from(["auto", "fp8", "bogus"]))
+def test_plan_never_tracebacks(model, gpu, tp, pp, max_len, block, util, kv):
+    code, _out, err = _run_quiet(["plan", "--model", model, "--gpu", gpu, "-tp", str(tp), "-pp", str(pp),
+                                  "--max-model-len", str(max_len), "--block-size", block,
+                                  "--gpu-memory-utilization", util, "--kv-cache-dtype", kv,
+                                  "--format", "json"])
+    assert code in (0, 1, 2)
+    assert "Traceback" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1
