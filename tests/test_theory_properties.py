@@ -92,3 +92,15 @@ def test_scenario5_qwen15_7b_a100_needs_concurrency():
     # to what the KV cache holds at this context.
     assert by_batch[64] < 2298.89
     assert max(by_batch) > 64
+
+
+def test_sliding_window_caps_the_kv_read_per_step():
+    mistral = resolve_model("mistralai/Mistral-7B-v0.1")[0]   # window 4096 on all layers
+    dense = resolve_model("mistralai/Mistral-7B-Instruct-v0.2")[0]  # same shapes, no window
+    gpu = find_gpu("A100-80GB-SXM")
+    w = cap.weight_bytes(mistral, 2, None)
+    r_sw = roofline_inputs(mistral, w.breakdown, w.per_gpu_bytes, 2.0, 2, gpu, "fp16")
+    r_full = roofline_inputs(dense, w.breakdown, w.per_gpu_bytes, 2.0, 2, gpu, "fp16")
+    assert decode_step(r_sw, 32, 4096).tokens_per_second == decode_step(r_full, 32, 4096).tokens_per_second
+    assert decode_step(r_sw, 32, 16384).tokens_per_second == decode_step(r_sw, 32, 4096).tokens_per_second
+    assert decode_step(r_full, 32, 16384).tokens_per_second < decode_step(r_sw, 32, 16384).tokens_per_second

@@ -44,6 +44,15 @@ class RooflineInputs:
     peak_flops: float                 # FLOP/s (dense tensor, the quantization's compute path)
     bandwidth_bytes_s: float
     efficiency: Efficiency
+    window_tokens: int | None = None  # sliding-window layers read at most this much context
+    windowed_fraction: float = 0.0    # share of layers that use the window
+
+    def effective_context(self, context_tokens: int) -> float:
+        """Context tokens whose KV a step reads, averaged over layers (windowed layers stop at the window)."""
+        if not self.window_tokens:
+            return float(context_tokens)
+        return ((1 - self.windowed_fraction) * context_tokens
+                + self.windowed_fraction * min(context_tokens, self.window_tokens))
 
 
 def roofline_inputs(spec: ModelSpec, params: ParamBreakdown, weights_per_gpu_bytes: float,
@@ -66,6 +75,8 @@ def roofline_inputs(spec: ModelSpec, params: ParamBreakdown, weights_per_gpu_byt
         matmul_params_per_token_per_gpu=matmul_active, attention_flops_per_context_token=attention,
         peak_flops=tflops * 1e12, bandwidth_bytes_s=(gpu.memory_bandwidth_gb_s or 0.0) * 1e9,
         efficiency=efficiency or Efficiency.for_gpu(gpu),
+        window_tokens=spec.sliding_window if spec.sliding_window_layers else None,
+        windowed_fraction=len(spec.sliding_window_layers) / spec.num_layers,
     )
 
 
@@ -96,9 +107,10 @@ class StepCeiling:
 
 def decode_step(r: RooflineInputs, batch: int, context_tokens: int) -> StepCeiling:
     """One decode step of `batch` requests each holding `context_tokens` of KV."""
-    read = weight_bytes_read(r, batch) + batch * context_tokens * r.kv_bytes_per_token_per_gpu
+    ctx = r.effective_context(context_tokens)
+    read = weight_bytes_read(r, batch) + batch * ctx * r.kv_bytes_per_token_per_gpu
     mem_s = read / (r.bandwidth_bytes_s * r.efficiency.bandwidth)
-    flops = batch * (2 * r.matmul_params_per_token_per_gpu + r.attention_flops_per_context_token * context_tokens)
+    flops = batch * (2 * r.matmul_params_per_token_per_gpu + r.attention_flops_per_context_token * ctx)
     comp_s = flops / (r.peak_flops * r.efficiency.matmul)
     t = max(mem_s, comp_s)
     return StepCeiling(batch, t, batch / t, "memory" if mem_s >= comp_s else "compute", mem_s, comp_s)
@@ -110,7 +122,7 @@ def prefill_ceiling(r: RooflineInputs, tokens_per_step: int) -> StepCeiling:
     read = weight_bytes_read(r, tokens_per_step) + tokens_per_step * r.kv_bytes_per_token_per_gpu
     mem_s = read / (r.bandwidth_bytes_s * r.efficiency.bandwidth)
     flops = tokens_per_step * (2 * r.matmul_params_per_token_per_gpu
-                               + r.attention_flops_per_context_token * tokens_per_step / 2)
+                               + r.attention_flops_per_context_token * r.effective_context(tokens_per_step) / 2)
     comp_s = flops / (r.peak_flops * r.efficiency.matmul)
     t = max(mem_s, comp_s)
     return StepCeiling(tokens_per_step, t, tokens_per_step / t,
