@@ -65,7 +65,7 @@ def custom_gpu(total_memory_gib: float, like: GpuSpec | None = None) -> GpuSpec:
     if like is not None:
         return like.model_copy(update={"total_memory_gib": total_memory_gib,
                                        "total_memory_gib_source": "--gpu-memory-gib"})
-    return GpuSpec(name=f"GPU with {total_memory_gib:g} GiB", total_memory_gib=total_memory_gib,
+    return GpuSpec(name="custom GPU", total_memory_gib=total_memory_gib,
                    total_memory_gib_source="--gpu-memory-gib", source="user input")
 
 
