@@ -116,3 +116,19 @@ def test_help_teaches() -> None:
         result = run(command, "--help")
         assert result.returncode == 0 and b"examples:" in result.stdout
     assert run().returncode == 2
+
+
+def test_analyze_puts_theory_beside_the_log() -> None:
+    result = run("analyze", str(CASE_060), "--model", "Qwen/Qwen3-8B", "--gpu", "H100-SXM", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    compared = summary["theory"]["observed_vs_theory"]
+    # vLLM's own arithmetic on the logged 54.34 GiB budget gives the logged capacity and concurrency.
+    assert compared["max_concurrency"] == {"observed": 48.3, "theory": 48.3, "ratio": 1.0}
+    assert compared["kv_cache_tokens"]["observed"] == 395712 and abs(compared["kv_cache_tokens"]["ratio"] - 1) < 0.001
+    assert compared["model_weights_gib"]["ratio"] == pytest.approx(1.0, abs=0.005)
+    assert compared["generation_tokens_per_second"]["theory_is"] == "roofline ceiling"
+    assert summary["starts"][0]["theory"]["max_concurrency"] == 48.3
+    # Without a model the log does not name in the catalog, there is no theory (and no error).
+    plain = json.loads(run("analyze", str(CASE_060), "--format", "json").stdout)
+    assert "theory" not in plain

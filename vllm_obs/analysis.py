@@ -8,7 +8,7 @@ from itertools import chain
 
 from vllm_obs.parser import LineParser
 from vllm_obs.reader import InputError, iter_line_batches
-from vllm_obs.summary import Summarizer
+from vllm_obs.summary import Summarizer, theory_facts
 
 
 def analyze_paths(paths: Iterable[str]) -> tuple[dict, list[str]]:
@@ -26,3 +26,20 @@ def analyze_paths(paths: Iterable[str]) -> tuple[dict, list[str]]:
             add(context, record)
         summarizer.add_counts(parser.counts)
     return summarizer.summary(), problems
+
+
+def add_theory(summary: dict, model: str | None = None, model_config: str | None = None, gpu: str | None = None) -> None:
+    """Add a `theory` object beside the observed values, at the top and for each engine start,
+    when the model (log or flag) and the GPU (flag or the log's total memory) are known."""
+    from vllm_obs.theory.join import theory_for_summary  # the theory engine loads its catalogs lazily
+
+    def theory(part: dict) -> dict | None:
+        return theory_for_summary(theory_facts(part, part.get("details", {})), model=model, model_config=model_config, gpu=gpu)
+
+    top = theory(summary)
+    if top is not None:
+        summary["theory"] = top
+    for start in summary.get("starts", []):
+        start_theory = theory(start)
+        if start_theory is not None:
+            start["theory"] = start_theory

@@ -47,6 +47,14 @@ def _fmt(value: Any, unit: str) -> str:
     return f"{value} {unit}".rstrip()
 
 
+def _number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
 def render_summary(summary: dict, console: Console) -> None:
     details = summary.get("details", {})
     facts = Table(title="vLLM startup facts", show_header=True, header_style="bold")
@@ -81,6 +89,20 @@ def render_summary(summary: dict, console: Console) -> None:
     if details.get("unknown_stats_parts"):
         load.add_row("unknown stats parts", ", ".join(f"{k} ({v})" for k, v in details["unknown_stats_parts"].items()))
     console.print(load)
+
+    theory = summary.get("theory")
+    if theory:
+        compare = Table(title=f"Observed vs theory ({theory.get('model')}, {theory.get('gpu') or 'GPU from the log'})", header_style="bold")
+        for column, justify in (("what", "left"), ("observed", "right"), ("theory", "right"), ("ratio", "right")):
+            compare.add_column(column, justify=justify)
+        for key, row in theory.get("observed_vs_theory", {}).items():
+            ratio = row.get("ratio")
+            style = "" if ratio is None or abs(ratio - 1) <= 0.05 else "yellow"
+            theory_label = f"{_number(row['theory'])}" + (" (ceiling)" if row.get("theory_is") else "")
+            compare.add_row(key.replace("_", " "), _number(row["observed"]), theory_label, "-" if ratio is None else f"{ratio:.2f}", style=style)
+        console.print(compare)
+        for line in theory.get("explanations", []):
+            console.print(f"  - {line}")
 
     errors = summary.get("errors", [])
     if errors:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm_obs.records import ErrorEvent, LineContext, Preemption, PrefixCacheHit, Record, Stats
-from vllm_obs.summary import Summarizer
+from vllm_obs.summary import Summarizer, theory_facts
 
 # Paths that become a `path` label as they are; anything else is "other" (no unbounded labels).
 HTTP_PATH_ALLOW_LIST = frozenset(
@@ -86,7 +86,7 @@ TheoryProvider = Callable[[dict], "TheoryValues | None"]
 @dataclass
 class TheoryValues:
     gauges: dict[str, float]
-    decode_tokens_per_second: Callable[[int], float] | None = None
+    decode_tokens_per_second: Callable[[int, float | None], float] | None = None  # (running, KV usage ratio)
 
 
 @dataclass
@@ -115,15 +115,9 @@ class SourceState:
 
     @property
     def facts(self) -> dict:
-        """The current start's facts, with the GPU total from V1's device memory report (or a
-        startup failure) when no memory profile line printed it."""
+        """The current start's facts, with the fallbacks theory needs (see summary.theory_facts)."""
         start = self.summarizer.current
-        if "total_gpu_memory_gib" in start.facts:
-            return start.facts
-        total = (start.details.get("device_memory_report") or {}).get("total_gpu_memory_gib") or start.details.get(
-            "total_gpu_memory_reported_gib"
-        )
-        return dict(start.facts, total_gpu_memory_gib=total) if total else start.facts
+        return theory_facts(start.facts, start.details)
 
     @property
     def model(self) -> str:
@@ -273,16 +267,23 @@ class State:
                     labels = dict(base, engine=engine)
                     for metric, value in stats.values.items():
                         gauges.append((metric, labels, value))
-                    running_by_engine[engine] = stats.values.get("vllm_obs_requests_running")
+                    running_by_engine[engine] = (
+                        stats.values.get("vllm_obs_requests_running"),
+                        stats.values.get("vllm_obs_kv_cache_usage_ratio"),
+                    )
                 if source.theory is not None:
                     for metric, value in source.theory.gauges.items():
                         gauges.append((metric, engine0, value))
                     decode = source.theory.decode_tokens_per_second
                     if decode is not None:
-                        for engine, running in running_by_engine.items():
-                            if running:
+                        for engine, (running, kv_usage) in running_by_engine.items():
+                            if running:  # a ceiling for the batch that is running now
                                 gauges.append(
-                                    ("vllm_obs_theoretical_generation_throughput_tokens_per_second", dict(base, engine=engine), decode(int(running)))
+                                    (
+                                        "vllm_obs_theoretical_generation_throughput_tokens_per_second",
+                                        dict(base, engine=engine),
+                                        decode(int(running), kv_usage),
+                                    )
                                 )
                 info = None
                 if facts:

@@ -405,6 +405,19 @@ class Summarizer:
         return out
 
 
+def theory_facts(facts: dict, details: dict) -> dict:
+    """An engine start's facts as theory needs them: the GPU total from V1's device memory report
+    (or a startup failure) when no memory profile printed it, and the block size from the args."""
+    out = dict(facts)
+    if "total_gpu_memory_gib" not in out:
+        total = (details.get("device_memory_report") or {}).get("total_gpu_memory_gib") or details.get("total_gpu_memory_reported_gib")
+        if total:
+            out["total_gpu_memory_gib"] = total
+    if "block_size" not in out and details.get("block_size"):
+        out["block_size"] = details["block_size"]
+    return out
+
+
 def _preemptions(start: EngineStart) -> int:
     return max(start.preemptions_total, start.v0_cumulative_preemptions or 0)
 

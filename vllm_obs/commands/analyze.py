@@ -8,7 +8,7 @@ import sys
 
 from rich.console import Console
 
-from vllm_obs.analysis import analyze_paths
+from vllm_obs.analysis import add_theory, analyze_paths
 from vllm_obs.render import render_summary
 
 
@@ -39,11 +39,21 @@ def register(subparsers) -> None:
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="log files (.gz read transparently); - for stdin")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    theory = parser.add_argument_group(
+        "theory (optional)",
+        "With a known model (from the config line, or these flags) and GPU (--gpu, or the total memory the log "
+        "prints), a `theory` object puts the same quantities from vLLM's arithmetic beside the observed ones, "
+        "with their ratios and a one-line explanation where they differ by more than 5%.",
+    )
+    theory.add_argument("--model", help="model repo id or path (see vllm-obs plan --help for the catalog)")
+    theory.add_argument("--model-config", metavar="PATH", help="a config.json (or its directory) for a model not in the catalog")
+    theory.add_argument("--gpu", help="GPU name, e.g. H100-SXM, L40S, RTX-4090")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     summary, problems = analyze_paths(args.files)
+    add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     for problem in problems:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)
     if args.format == "json":

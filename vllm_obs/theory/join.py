@@ -60,10 +60,12 @@ def _resolve(summary: dict, model: str | None, model_config: str | None):
     return None
 
 
-def theory_for_summary(summary: dict, *, model: str | None = None, model_config: str | None = None,
-                       gpu: str | None = None) -> dict | None:
-    """The theory object for one engine start, or None when the model is unknown or there is not
-    enough to compute (no GPU, no total memory and no logged KV budget)."""
+def resolve_setup(summary: dict, *, model: str | None = None, model_config: str | None = None,
+                  gpu: str | None = None):
+    """What theory runs on for one engine start: (spec, model name, GPU, ServingConfig fields,
+    inputs with their sources), or None when the model is unknown or nothing is known about
+    memory (no GPU, no total memory and no logged KV budget). Used by `theory_for_summary` and
+    by the sidecar's theory metrics."""
     resolved = _resolve(summary or {}, model, model_config)
     if resolved is None:
         return None
@@ -124,6 +126,18 @@ def theory_for_summary(summary: dict, *, model: str | None = None, model_config:
     if summary.get("dtype") in (None, "auto"):
         fields.pop("dtype", None)
 
+    return spec, model_name, gpu_spec, fields, inputs
+
+
+def theory_for_summary(summary: dict, *, model: str | None = None, model_config: str | None = None,
+                       gpu: str | None = None) -> dict | None:
+    """The theory object for one engine start, or None when the model is unknown or there is not
+    enough to compute (no GPU, no total memory and no logged KV budget)."""
+    setup = resolve_setup(summary, model=model, model_config=model_config, gpu=gpu)
+    if setup is None:
+        return None
+    spec, model_name, gpu_spec, fields, inputs = setup
+    logged_budget = summary.get("kv_cache_memory_gib")
     logged = {
         "model_weights_gib": summary.get("model_weights_gib"),
         "activation_peak_gib": summary.get("activation_peak_gib"),
