@@ -32,6 +32,15 @@ or as a script (streaming, flat memory even for 5,000,000 lines)::
     python benchmarks/synth.py --era v0.11 --lines 5000000 --busy -o big.log.gz
     python benchmarks/synth.py --era v0.6 --wrap cri --lines 3000 | head
 
+Where the reference doc does not pin a detail down, these are our choices (also commented
+at the spot): nested config reprs and the ``args: Namespace(...)`` defaults come from the
+release's source but are not a recorded run; traceback frames follow the release's call path
+with line numbers looked up in its wheel (torch frames are approximate); the CUDA OOM text is
+torch >= 2.1's; route lists are representative; the container clock is UTC; envelope stamps are
+vLLM's instant plus microseconds; health probes (kubelet every 10 s, docker HEALTHCHECK every
+30 s) and a Prometheus scrape every 15 s are assumed; request logging is off
+(``--disable-log-requests``) unless ``--log-requests``.
+
 Standard library only.
 """
 from __future__ import annotations
@@ -485,6 +494,7 @@ class Era:
 
     key = ""
     version = ""
+    summary = ""
     engine = "v0"
     style = Style(bracketed=False, in_format=False, cyan=False)
     deployment: Deployment = LLAMA3_8B_A100
@@ -706,6 +716,7 @@ class V0Era(Era):
 
 
 class Era042(V0Era):
+    summary = "file:line] prefix, stats line without trailing period, 8B on A100"
     key, version = "v0.4.2", "0.4.2"
     stats_period = False
     preempt_warning = False  # the WARNING with total_num_cumulative_preemption arrived in 0.4.3
@@ -799,6 +810,7 @@ class Era042(V0Era):
 
 
 class Era043(Era042):
+    summary = "stats line with trailing period, preemption WARNINGs"
     key, version = "v0.4", "0.4.3"
     stats_period = True
     preempt_warning = True
@@ -815,6 +827,7 @@ class Era043(Era042):
 
 
 class Era063(V0Era):
+    summary = "MQLLMEngine process, Maximum concurrency, prefix-cache line, 8B on H100"
     key, version = "v0.6", "0.6.3"
     deployment = LLAMA31_8B_H100
     workload = Workload(prompt_avg=2600, gen_avg=700, hit_base=0.42)
@@ -964,6 +977,8 @@ def config_085(d: Deployment, v1: bool) -> str:
 
 class Era085V0(Era063):
     """0.8.5 with VLLM_USE_V1=0: V0 engine, bracketed prefix, 3-line memory profile."""
+
+    summary = "VLLM_USE_V1=0: [file:line], 3-line memory profile, # cuda blocks, 14B on L40S"
 
     key, version = "v0.8", "0.8.5"
     style = Style(bracketed=True, in_format=False, cyan=True)
@@ -1119,6 +1134,8 @@ class Era085V1(V1Era):
     """0.8.5 V1 with tensor parallel 2: workers carry the cyan (VllmWorker rank=N pid=..) prefix;
     the API server and the (non-DP) EngineCore have no prefix yet."""
 
+    summary = "Engine 000: stats, TP=2 cyan (VllmWorker rank=N pid=..) prefixes, 32B on 2xA100"
+
     key, version = "v0.8-v1", "0.8.5"
     style = Style(bracketed=True, in_format=False, cyan=True)
     deployment = QWEN25_32B_2xA100
@@ -1246,6 +1263,8 @@ class Era085V1(V1Era):
 class Era0112(V1Era):
     """0.11.2: every line of every process is wrapped in a cyan (Name pid=N) prefix."""
 
+    summary = "cyan (APIServer pid=N)/(EngineCore_DP0 pid=N) on every line, Preemptions: N"
+
     key, version = "v0.11", "0.11.2"
     style = Style(bracketed=True, in_format=False, cyan=True)
     deployment = QWEN3_8B_H100
@@ -1274,7 +1293,8 @@ class Era0112(V1Era):
                 "observability_config=ObservabilityConfig(show_hidden_metrics_for_version=None, "
                 "otlp_traces_endpoint=None, collect_detailed_traces=None), seed=0, "
                 f"served_model_name={d.served_name}, enable_prefix_caching=True, enable_chunked_prefill=True, "
-                "pooler_config=None, compilation_config={'level': None, 'mode': 3, 'debug_dump_path': None, "
+                "pooler_config=None, compilation_config={'level': None, "
+                "'mode': <CompilationMode.VLLM_COMPILE: 3>, 'debug_dump_path': None, "
                 "'cache_dir': '', 'backend': 'inductor', 'custom_ops': ['none'], 'splitting_ops': "
                 "['vllm::unified_attention', 'vllm::unified_attention_with_output', 'vllm::unified_mla_attention', "
                 "'vllm::unified_mla_attention_with_output', 'vllm::mamba_mixer2', 'vllm::mamba_mixer', "
@@ -1406,6 +1426,8 @@ LOGO = ("\n       █     █     █▄   ▄█\n"
 class Era033(Era0112):
     """0.33.0: "(Name pid=N)" is part of the log format (never coloured without a TTY); uvicorn,
     tqdm and raw tracebacks are unprefixed; merged KV-size line; logo banner; Model Runner V2."""
+
+    summary = "in-format (EngineCore pid=N), logo, merged KV line, Deferred: N reqs"
 
     key, version = "v0.33", "0.33.0"
     style = Style(bracketed=True, in_format=True, cyan=False)
@@ -1801,12 +1823,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a synthetic but format-exact vLLM server log: startup, then stats and "
                     "access lines under a load that ramps up, saturates the KV cache, drains and idles.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="eras:\n" + "\n".join(f"  {k:8s} vLLM {c.version} ({c.engine.upper()})" for k, c in ERAS.items()) +
+        epilog="eras:\n" + "\n".join(f"  {k:8s} {c.version:7s} {c.engine.upper()}  {c.summary}" for k, c in ERAS.items()) +
                "\n\nexamples:\n"
                "  synth.py --era v0.33 --lines 4000 -o v033.log\n"
                "  synth.py --era v0.11 --busy --lines 1000000 -o /tmp/busy.log.gz     # benchmark mix\n"
                "  synth.py --era v0.8 --restarts 1 --wrap docker-json | head\n"
-               "  synth.py --era v0.6 --wrap cri --log-requests --lines 3000 | grep ' P '\n"
+               "  synth.py --era v0.6 --wrap cri --log-requests --lines 300 | grep ' P '\n"
                "\nThe same --era/--seed/--lines/--restarts/--busy/--wrap always give the same bytes.")
     p.add_argument("--era", choices=list(ERAS), default="v0.33", help="vLLM release whose formats to use (default v0.33)")
     p.add_argument("--lines", type=int, default=10_000, help="approximate number of log lines (default 10000)")
@@ -1822,7 +1844,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark mix: a busy server, ~100 access lines per stats line")
     p.add_argument("--log-requests", action="store_true",
                    help="V0 request logging (vLLM's default then): 'Received request' lines with the full "
-                        "prompt and token ids; the long lines that CRI splits (era v0.6 only)")
+                        "prompt and token ids, ~25 KB per request: the long lines that CRI splits at 16 KiB "
+                        "(era v0.6 only)")
     p.add_argument("-o", "--output", default="-", help="output file ('-' = stdout); gzip if it ends in .gz")
     return p
 
