@@ -1831,7 +1831,8 @@ def build_parser() -> argparse.ArgumentParser:
                "  synth.py --era v0.6 --wrap cri --log-requests --lines 300 | grep ' P '\n"
                "\nThe same --era/--seed/--lines/--restarts/--busy/--wrap always give the same bytes.")
     p.add_argument("--era", choices=list(ERAS), default="v0.33", help="vLLM release whose formats to use (default v0.33)")
-    p.add_argument("--lines", type=int, default=10_000, help="approximate number of log lines (default 10000)")
+    p.add_argument("--lines", type=int, default=10_000, help="approximate number of log lines (default 10000); a whole startup-ramp-drain "
+                        "story needs at least a few hundred, so smaller values give that minimum")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same log (default 0)")
     p.add_argument("--wrap", choices=list(WRAPS), default="none",
                    help="container envelope: none, docker-json (json-file driver), docker-timestamps "
