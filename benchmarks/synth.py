@@ -505,6 +505,11 @@ class Era:
     site = "/usr/local/lib/python3.10/dist-packages"
     torch_oom = "torch.OutOfMemoryError"
     supports_log_requests = False
+    # Process layout and the "(name pid=N)" prefix names vLLM gives them (None: no prefix).
+    engine_process = False  # the engine runs in its own process (MQLLMEngine 0.6+, V1 EngineCore)
+    api_name: str | None = None
+    engine_name: str | None = None
+    worker_name: str | None = None  # TP worker prefix, formatted with rank=
 
     def __init__(self) -> None:
         self.em = Emitter(self.style)
@@ -680,7 +685,6 @@ class V0Era(Era):
     src_metrics = ""
     src_prefix = ""
     src_preempt = ""
-    mq = False  # the engine runs in its own process (MQLLMEngine, 0.6.0+) with its own pid
 
     def stats(self, srv, t, k):
         msg = ("Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, "
@@ -834,7 +838,7 @@ class Era063(V0Era):
     python = "3.12"
     site = "/usr/local/lib/python3.12/dist-packages"
     prefix_line = True
-    mq = True
+    engine_process = True  # MQLLMEngine: its own process, still unprefixed
     supports_log_requests = True
     src_metrics, src_prefix, src_preempt = "metrics.py:345", "metrics.py:361", "scheduler.py:1484"
     src = dict(version="api_server.py:528", args="api_server.py:529", mq="api_server.py:166",
@@ -1141,6 +1145,8 @@ class Era085V1(V1Era):
     deployment = QWEN25_32B_2xA100
     workload = Workload(prompt_avg=3800, gen_avg=650, hit_base=0.31)
     src_stats = "loggers.py:111"
+    engine_process = True
+    worker_name = "VllmWorker rank={rank}"
     src = dict(platform="__init__.py:239", version="api_server.py:1043", args="api_server.py:1044",
                tasks="config.py:717", chunked="config.py:2003", config="core.py:58", mq="shm_broadcast.py:266",
                reduce="multiproc_worker_utils.py:306", nccl="pynccl.py:69", backend="cuda.py:221",
@@ -1271,6 +1277,8 @@ class Era0112(V1Era):
     workload = Workload(prompt_avg=3100, gen_avg=820, hit_base=0.55)
     src_stats = "loggers.py:236"
     preemption_part = True
+    engine_process = True
+    api_name, engine_name = "APIServer", "EngineCore_DP0"
     src = dict(version="api_server.py:1977", args="utils.py:253", arch="model.py:631", maxlen="model.py:1745",
                chunked="scheduler.py:216", config="core.py:93", rank="parallel_state.py:1394",
                start_load="gpu_model_runner.py:3259", backend="cuda.py:427", loaded="default_loader.py:314",
@@ -1435,6 +1443,7 @@ class Era033(Era0112):
     workload = Workload(prompt_avg=2900, gen_avg=760, hit_base=0.48)
     src_stats = "loggers.py:335"
     deferred_part = True
+    engine_name = "EngineCore"
     src = dict(logo="startup.py:38", args="startup.py:96", arch="model.py:744", maxlen="model.py:2170",
                chunked="scheduler.py:310", config="core.py:139", rank="parallel_state.py:2385",
                v2runner="gpu_worker.py:513", scratch="model_runner.py:399", backend="cuda.py:508",
@@ -1591,19 +1600,16 @@ class Server:
         self.load = LoadModel(self.dep, work, rng)
 
     def _procs(self, base: int) -> tuple[Proc, Proc, list[Proc]]:
-        """In a container the API server is pid 1; children get small pids."""
+        """(API server, engine, TP workers) with the era's prefix names. In a container the API
+        server is pid 1 and its children get small pids."""
         era = self.era
-        eng = base + self.rng.randint(60, 140)
-        if isinstance(era, Era033):
-            return Proc("APIServer", base), Proc("EngineCore", eng), []
-        if isinstance(era, Era0112):
-            return Proc("APIServer", base), Proc("EngineCore_DP0", eng), []
-        if isinstance(era, Era085V1):
-            workers = [Proc(f"VllmWorker rank={r}", eng + 40 + 3 * r) for r in range(self.dep.tp)]
-            return Proc(None, base), Proc(None, eng), workers
-        if era.mq:  # V0 MQLLMEngine: separate engine process, no prefix
-            return Proc(None, base), Proc(None, eng), []
-        return Proc(None, base), Proc(None, base), []
+        api = Proc(era.api_name, base)
+        eng = base + self.rng.randint(60, 140)  # drawn always, so a seed's log never shifts
+        if not era.engine_process:
+            return api, api, []
+        workers = [Proc(era.worker_name.format(rank=r), eng + 40 + 3 * r)
+                   for r in range(self.dep.tp)] if era.worker_name else []
+        return api, Proc(era.engine_name, eng), workers
 
     def uuid(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
