@@ -57,7 +57,7 @@ def test_gzip_and_stdin_read_the_same(tmp_path: Path) -> None:
     "make,expected",
     [
         (lambda p: p / "missing.log", "missing.log: no such file"),
-        (lambda p: p, "is a directory"),
+        (lambda p: p, "no log files in this directory"),
     ],
 )
 def test_unreadable_input_is_one_line_and_exit_2(tmp_path: Path, make, expected: str) -> None:

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from datetime import timezone
 from itertools import chain
 
 from vllm_obs.parser import LineParser
 from vllm_obs.reader import InputError, iter_line_batches
 from vllm_obs.summary import Summarizer, theory_facts
+from vllm_obs.timeline import Timeline
 
 
-def analyze_paths(paths: Iterable[str]) -> tuple[dict, list[str]]:
-    """Summarise the inputs in the order given; returns (summary, one-line input errors)."""
+def analyze_paths(paths: Iterable[str], year: int | None = None, tz=timezone.utc, progress=None) -> tuple[dict, list[str]]:
+    """Summarise the inputs in the order given; returns (summary, one-line input errors).
+    `progress` (see progress.py) is told about every batch read."""
     summarizer = Summarizer()
     problems: list[str] = []
     for path in paths:
         parser = LineParser(source=path)
+        summarizer.resolve_time = Timeline(year, tz, path).resolve
         add = summarizer.add
+        on_progress = progress.file(path) if progress is not None else None
         try:
-            parser.scan(chain.from_iterable(iter_line_batches(path)), add, summarizer.add_http_counts)
+            parser.scan(chain.from_iterable(iter_line_batches(path, on_progress=on_progress)), add, summarizer.add_http_counts)
         except InputError as exc:
             problems.append(str(exc))
         for context, record in parser.flush():

@@ -253,7 +253,8 @@ _CFG_BOOL = {
     "enforce_eager": re.compile(r"\benforce_eager=(?P<v>True|False)"),
 }
 # The last key each era prints; a line without it was cut (hard-wrapped or truncated paste).
-_CFG_LAST_KEYS = re.compile(r"(?:seed=\w+\)|use_cached_outputs=\w+, ?|compilation_config=.*|kernel_config=.*)$")
+# (<= 0.6.4 closes the fixed key list with ")" after seed or, from 0.4.2, served_model_name.)
+_CFG_LAST_KEYS = re.compile(r"(?:\)|use_cached_outputs=\w+, ?|compilation_config=.*|kernel_config=.*)$")
 
 
 def _none_if_none(value: str | None) -> str | None:

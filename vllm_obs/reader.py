@@ -46,13 +46,13 @@ def iter_lines(path: str) -> Iterator[str]:
         yield from batch
 
 
-def iter_line_batches(path: str, batch_chars: int = 1 << 22) -> Iterator[list[str]]:
+def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -> Iterator[list[str]]:
     """Yield lists of lines (without their newlines).
 
     Reading a few MiB at a time and splitting in C is several times faster than iterating a
     file line by line, which matters on million-line archives. A line longer than
     MAX_LINE_CHARS keeps its first MAX_LINE_CHARS characters; the rest is skipped, so one
-    runaway line cannot exhaust memory.
+    runaway line cannot exhaust memory. `on_progress(bytes_read, lines)` is called per batch.
     """
     raw = _open_binary(path)
     buffered = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
@@ -80,6 +80,8 @@ def iter_line_batches(path: str, batch_chars: int = 1 << 22) -> Iterator[list[st
                     carry = carry[:MAX_LINE_CHARS]
                     skipping = True
                 count += len(lines)
+                if on_progress is not None and path != "-":
+                    on_progress(raw.tell(), count)  # bytes of the file itself (compressed for .gz)
                 if lines:
                     yield lines
             if carry:

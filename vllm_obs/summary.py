@@ -15,9 +15,11 @@ Which value wins when a fact is printed more than once:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from vllm_obs.starts import StartDetector, is_rank_zero
+from vllm_obs.timeline import iso
 from vllm_obs.records import (
     CudaGraph,
     DeviceMemoryReport,
@@ -166,6 +168,8 @@ class Summarizer:
         """`keep_history=False` (the sidecar) keeps only the current engine start and no stats
         lines, so memory stays flat however long the log runs."""
         self.keep_history = keep_history
+        # Set per input by the caller (see timeline.py); without it times stay as vLLM printed them.
+        self.resolve_time: Callable[[LineContext], float | None] | None = None
         self.starts: list[EngineStart] = [EngineStart(0)]
         self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
@@ -191,7 +195,7 @@ class Summarizer:
         start = self.current
         # Access lines reach the summary as counts (LineParser.scan), so they do not date a start.
         if start.started_at is None and type(record) is not HttpAccess:
-            start.started_at = context.outer_time or context.log_time
+            start.started_at = self._time(context)
         handler = _HANDLERS.get(type(record))
         if handler is not None:
             handler(self, context, record)
@@ -319,7 +323,7 @@ class Summarizer:
             entry["engine"] = record.engine_index
         if self.keep_history:
             start.stats.append(entry)
-            start.stats_times.append(context.outer_time or context.log_time)
+            start.stats_times.append(self._time(context))
         start.last_stats_v0 = record.engine_format == "v0"
         if record.preemptions:
             start.preemptions_total += record.preemptions
@@ -360,6 +364,14 @@ class Summarizer:
             start.detail("free_gpu_memory_on_startup_gib", record.free_memory_gib)
             start.detail("total_gpu_memory_reported_gib", record.total_gpu_memory_gib)
         self._engine_hint(context, record.engine)
+
+    def _time(self, context: LineContext) -> str | None:
+        """ISO 8601 UTC when the time can be resolved, else the stamp as printed."""
+        if self.resolve_time is not None:
+            seconds = self.resolve_time(context)
+            if seconds is not None:
+                return iso(seconds)
+        return context.outer_time or context.log_time
 
     def _http(self, context: LineContext, record: HttpAccess) -> None:
         self.add_http_counts({(record.method, record.path, record.status): 1})

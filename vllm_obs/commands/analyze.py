@@ -9,6 +9,11 @@ import sys
 from rich.console import Console
 
 from vllm_obs.analysis import add_theory, analyze_paths
+from vllm_obs.cli import UsageError
+from vllm_obs.inputs import expand_inputs
+from vllm_obs.progress import InputProgress
+from vllm_obs.reader import InputError
+from vllm_obs.timeline import TimezoneError, parse_timezone
 from vllm_obs.render import render_summary
 
 
@@ -37,8 +42,17 @@ def register(subparsers) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("files", nargs="+", metavar="FILE", help="log files (.gz read transparently); - for stdin")
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="log files, globs or directories (.gz read transparently; rotated sets put in time order); - for stdin",
+    )
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    time_group = parser.add_argument_group(
+        "time", "vLLM stamps lines MM-DD HH:MM:SS, without year or zone. Docker/CRI/journald/JSON timestamps win when present."
+    )
+    time_group.add_argument("--year", type=int, help="year of the first line (default: from the file's modification time)")
+    time_group.add_argument("--timezone", metavar="ZONE", default="UTC", help="time zone of vLLM's clock, e.g. Europe/Berlin (default UTC)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     theory = parser.add_argument_group(
         "theory (optional)",
         "With a known model (from the config line, or these flags) and GPU (--gpu, or the total memory the log "
@@ -52,7 +66,9 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    summary, problems = analyze_paths(args.files)
+    paths, tz = resolve_inputs(args.files, args.timezone)
+    with InputProgress(paths, enabled=False if args.no_progress else None) as progress:
+        summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress)
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     for problem in problems:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)
@@ -65,3 +81,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         render_summary(summary, Console())
     return 2 if problems else 0
+
+
+def resolve_inputs(files: list[str], timezone_name: str):
+    """Inputs in reading order and the time zone, or a one-line usage error."""
+    try:
+        return expand_inputs(files), parse_timezone(timezone_name)
+    except (InputError, TimezoneError) as exc:
+        raise UsageError(str(exc)) from None
