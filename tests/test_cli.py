@@ -132,3 +132,10 @@ def test_analyze_puts_theory_beside_the_log() -> None:
     # Without a model the log does not name in the catalog, there is no theory (and no error).
     plain = json.loads(run("analyze", str(CASE_060), "--format", "json").stdout)
     assert "theory" not in plain
+
+
+def test_plan_help_default_block_size_is_the_theory_default() -> None:
+    from vllm_obs.commands.plan import DEFAULT_BLOCK_SIZE
+    from vllm_obs.theory.capacity import DEFAULT_BLOCK_SIZE as THEORY_DEFAULT
+
+    assert DEFAULT_BLOCK_SIZE == THEORY_DEFAULT

@@ -77,11 +77,12 @@ class LineParser:
         # ' - "' and ends with a space or is empty, and a plain client has neither spaces nor
         # quotes, so this split is the same as the find/rfind split below.)
         run_shape = run_prefix = run_tail = None
-        run_prefix_len = run_tail_len = run = 0
+        run_prefix_len = run = 0
+        run_tail_cut = -1  # -len(tail): the client ends there
         for line in lines:
-            if run and line.startswith(run_prefix) and line.endswith(run_tail):
-                client = line[run_prefix_len : len(line) - run_tail_len]
-                if 0 < len(client) <= 200 and not client.strip(plain):
+            if run and line.endswith(run_tail) and line.startswith(run_prefix):
+                client = line[run_prefix_len:run_tail_cut]
+                if client and len(client) <= 200 and not client.strip(plain):
                     run += 1
                     continue
             if run:
@@ -96,7 +97,7 @@ class LineParser:
                 shape = shapes.get((prefix, tail))
                 if shape is not None and 0 < cut - start <= 200 and not line[start:cut].strip(plain):
                     run_shape, run_prefix, run_tail = shape, prefix, tail
-                    run_prefix_len, run_tail_len, run = len(prefix), len(tail), 1
+                    run_prefix_len, run_tail_cut, run = len(prefix), -len(tail), 1
                     continue
             had_partial = bool(self._partial)
             parsed = feed(line)

@@ -6,15 +6,11 @@ import argparse
 import json
 import sys
 
-from rich.console import Console
-
 from vllm_obs.analysis import add_theory, analyze_paths
 from vllm_obs.cli import UsageError
 from vllm_obs.inputs import expand_inputs
-from vllm_obs.progress import InputProgress
 from vllm_obs.reader import InputError
 from vllm_obs.timeline import TimezoneError, parse_timezone
-from vllm_obs.render import render_summary
 
 
 def register(subparsers) -> None:
@@ -66,6 +62,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vllm_obs.progress import InputProgress  # rich: loaded when the command runs
+
     paths, tz = resolve_inputs(args.files, args.timezone)
     with InputProgress(paths, enabled=False if args.no_progress else None) as progress:
         summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress)
@@ -76,9 +74,13 @@ def run(args: argparse.Namespace) -> int:
         # Indented for a person at a terminal; compact (several times faster on archives with
         # tens of thousands of stats lines) when a program reads it.
         indent = 1 if sys.stdout.isatty() else None
-        json.dump(summary, sys.stdout, indent=indent, separators=None if indent else (",", ":"))
-        sys.stdout.write("\n")
+        # json.dumps, not json.dump: only dumps uses the C encoder (1 s vs 0.07 s on 10k stats lines).
+        sys.stdout.write(json.dumps(summary, indent=indent, separators=None if indent else (",", ":")) + "\n")
     else:
+        from rich.console import Console
+
+        from vllm_obs.render import render_summary
+
         render_summary(summary, Console())
     return 2 if problems else 0
 

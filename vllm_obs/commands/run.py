@@ -10,17 +10,7 @@ import signal
 import sys
 import threading
 
-from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
-
 from vllm_obs.cli import UsageError
-from vllm_obs.collector import StateCollector
-from vllm_obs.pipeline import Pipeline
-from vllm_obs.settings import RunSettings, describe_error
-from vllm_obs.sources.files import FileFollower
-from vllm_obs.sources.kubernetes import source_from_pod_log_path
-from vllm_obs.sources.stdin import StdinReader
-from vllm_obs.state import State
 
 
 def register(subparsers) -> None:
@@ -68,7 +58,11 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def load_settings(args: argparse.Namespace) -> RunSettings:
+def load_settings(args: argparse.Namespace):
+    from pydantic import ValidationError
+
+    from vllm_obs.settings import RunSettings, describe_error
+
     given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "print_config")}
     try:
         return RunSettings(**given)
@@ -77,6 +71,16 @@ def load_settings(args: argparse.Namespace) -> RunSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that `vllm-obs --help` and the other commands start fast.
+    from prometheus_client import CollectorRegistry
+
+    from vllm_obs.collector import StateCollector
+    from vllm_obs.pipeline import Pipeline
+    from vllm_obs.sources.files import FileFollower
+    from vllm_obs.sources.kubernetes import source_from_pod_log_path
+    from vllm_obs.sources.stdin import StdinReader
+    from vllm_obs.state import State
+
     settings = load_settings(args)
     if getattr(args, "print_config", False):
         print(json.dumps(settings.model_dump(), indent=2))
