@@ -38,12 +38,12 @@ def dockerd():
 
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
-    lines = LOG.read_text().splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if "Application startup complete" in line) + 1
-    (tmp_path / "startup.log").write_text("".join(lines[:start]))
+    lines = [line + b"\n" for line in LOG.read_bytes().split(b"\n")[:-1]]  # "\r" stays inside lines
+    start = next(i for i, line in enumerate(lines) if b"Application startup complete" in line) + 1
+    (tmp_path / "startup.log").write_bytes(b"".join(lines[:start]))
     serving = lines[start:]
     for n in range(0, len(serving), 400):
-        (tmp_path / f"serving.{n // 400:03d}").write_text("".join(serving[n : n + 400]))
+        (tmp_path / f"serving.{n // 400:03d}").write_bytes(b"".join(serving[n : n + 400]))
     (tmp_path / "run.sh").write_text(SCRIPT)
     return tmp_path
 
@@ -61,7 +61,7 @@ def _run_container(dockerd: Dockerd, log_dir: Path, name: str):
 
 
 def test_follow_restart_and_daemon_outage(dockerd: Dockerd, log_dir: Path) -> None:
-    total_lines = len(LOG.read_text().splitlines())  # 2579
+    total_lines = LOG.read_bytes().count(b"\n")  # 2579
     container = _run_container(dockerd, log_dir, "vllm-a")
     sidecar = Sidecar("--container", "vllm-a", env={"DOCKER_HOST": dockerd.url})
     try:

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "vllm_obs.commands.analyze",
     "vllm_obs.commands.plan",
     "vllm_obs.commands.run",
+    "vllm_obs.commands.export",
 )
 
 

@@ -1,0 +1,82 @@
+"""`vllm-obs export --openmetrics FILE... -o out.om`: archived logs as backfillable metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vllm_obs.cli import UsageError
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write archived logs as the sidecar's metrics with the log's timestamps (for backfill)",
+        description=(
+            "Replay archived vLLM logs through the sidecar's state and write every metric of its "
+            "catalog as Prometheus would have scraped it, every --interval seconds of log time, "
+            "with the log's own timestamps (OpenMetrics). Then backfill:\n\n"
+            "  promtool tsdb create-blocks-from openmetrics out.om DATA_DIR\n\n"
+            "and start Prometheus on DATA_DIR (or copy the blocks into its data directory): the "
+            "project's Grafana dashboards then show the archived period. See docs/backfill.md."
+        ),
+        epilog=(
+            "examples:\n"
+            "  vllm-obs export --openmetrics /var/log/vllm/ -o vllm.om\n"
+            "  vllm-obs export --openmetrics vllm.log.3.gz vllm.log.2.gz vllm.log.1 vllm.log -o vllm.om --year 2026\n"
+            "  vllm-obs export --openmetrics server.log -o server.om --model Qwen/Qwen3-8B --gpu H100-SXM"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE", help="log files, globs or directories (.gz read transparently; rotated sets in time order)")
+    parser.add_argument("--openmetrics", action="store_true", required=True, help="write OpenMetrics text (the format promtool backfills from)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write (- for stdout)")
+    parser.add_argument(
+        "--interval", type=float, default=5.0, metavar="SECONDS",
+        help="scrape interval of the replay (default 5: vLLM prints a stats line at most every 5 s, so every one is kept; "
+        "a longer interval keeps only the last line of each interval, as a live scrape would)",
+    )
+    parser.add_argument("--stats-ttl", type=float, default=60.0, metavar="SECONDS", help="stats gauges end this long after vLLM's last stats line (default 60, as the sidecar)")
+    parser.add_argument("--year", type=int, help="year of the first line when no outer timestamp says it (default: the file's mtime)")
+    parser.add_argument("--timezone", metavar="ZONE", default="UTC", help="time zone of vLLM's clock (default UTC)")
+    parser.add_argument("--model", help="model for the theory metrics (else from the log)")
+    parser.add_argument("--model-config", metavar="PATH", help="a config.json for a model not in the catalog")
+    parser.add_argument("--gpu", help="GPU for the theory metrics (else from the log's total memory)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vllm_obs.commands.analyze import resolve_inputs
+    from vllm_obs.export import export_openmetrics
+    from vllm_obs.progress import InputProgress
+    from vllm_obs.theory.provider import make_provider
+
+    if args.interval <= 0 or args.stats_ttl <= 0:
+        raise UsageError("--interval and --stats-ttl must be positive")
+    paths, tz = resolve_inputs(args.files, args.timezone)
+    provider = make_provider(model=args.model, model_config=args.model_config, gpu=args.gpu)
+    try:
+        out = sys.stdout if args.output == "-" else open(args.output, "w")  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
+    try:
+        with InputProgress(paths) as progress:
+            result, problems = export_openmetrics(
+                paths, out, args.interval, args.stats_ttl, args.year, tz, theory_provider=provider, progress=progress
+            )
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    for problem in problems:
+        print(f"vllm-obs export: {problem}", file=sys.stderr)
+    if result["first"] is None:
+        print("vllm-obs export: no dated vLLM line in the input; nothing to backfill", file=sys.stderr)
+        return 2 if problems else 1
+    from vllm_obs.timeline import iso
+
+    print(
+        f"vllm-obs export: {result['samples']:,} samples in {result['scrapes']:,} scrapes, "
+        f"{iso(result['first'])} .. {iso(result['last'])} -> {args.output}",
+        file=sys.stderr,
+    )
+    return 2 if problems else 0

@@ -1,0 +1,168 @@
+"""Archived logs as the sidecar would have exposed them: OpenMetrics with the log's timestamps.
+
+The archive is replayed through the sidecar's own State and collector, with their clocks
+driven by log time, and "scraped" every `interval_seconds` of log time. So an exported series is
+exactly what Prometheus would have stored had the sidecar been running: stats gauges vanish
+after the TTL when vLLM went idle, counters only grow, theory gauges are there when the model
+and GPU are known.
+
+OpenMetrics requires each family's samples together, so samples are spooled to one temporary
+file per family and concatenated at the end: memory does not grow with the archive.
+Backfill: `promtool tsdb create-blocks-from openmetrics out.om DATA_DIR` (docs/backfill.md).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from datetime import timezone
+from itertools import chain
+
+from prometheus_client.core import Metric
+
+from vllm_obs.collector import StateCollector
+from vllm_obs.inputs import rotation_key
+from vllm_obs.parser import LineParser
+from vllm_obs.reader import InputError, iter_line_batches
+from vllm_obs.state import State
+from vllm_obs.timeline import Timeline
+
+
+class LogClock:
+    """Log time, only moving forward."""
+
+    def __init__(self) -> None:
+        self.now: float | None = None
+
+    def __call__(self) -> float:
+        return self.now if self.now is not None else 0.0
+
+    def advance(self, seconds: float | None) -> None:
+        if seconds is not None and (self.now is None or seconds > self.now):
+            self.now = seconds
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _format_value(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if math.isnan(value):
+        return "NaN"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value)) if abs(value) < 1e15 else repr(float(value))
+
+
+class FamilySpool:
+    """One temporary file of samples per metric family; concatenated at the end."""
+
+    def __init__(self) -> None:
+        self.dir = tempfile.mkdtemp(prefix="vllm-obs-export-")
+        self.families: dict[str, tuple[str, str, object]] = {}  # name -> (type, help, file)
+        self.samples = 0
+
+    def write(self, family: Metric, timestamp: float) -> None:
+        entry = self.families.get(family.name)
+        if entry is None:
+            handle = open(os.path.join(self.dir, f"{len(self.families)}.om"), "w")  # noqa: SIM115
+            entry = self.families[family.name] = (family.type, family.documentation, handle)
+        handle = entry[2]
+        ts = f"{timestamp:.3f}"
+        for sample in family.samples:
+            if sample.name.endswith("_created"):
+                continue  # creation times of the replay's counters say nothing about the log
+            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
+            handle.write(f"{sample.name}{{{labels}}} {_format_value(sample.value)} {ts}\n" if labels else f"{sample.name} {_format_value(sample.value)} {ts}\n")
+            self.samples += 1
+
+    def finish(self, out) -> None:
+        for name, (kind, help_text, handle) in self.families.items():
+            handle.close()
+            out.write(f"# TYPE {name} {kind}\n# HELP {name} {_escape(help_text)}\n")
+            with open(handle.name) as f:
+                shutil.copyfileobj(f, out)
+        out.write("# EOF\n")
+
+    def close(self) -> None:
+        for _kind, _help, handle in self.families.values():
+            if not handle.closed:
+                handle.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def export_openmetrics(
+    paths: Iterable[str],
+    out,
+    interval_seconds: float = 5.0,
+    stats_ttl_seconds: float = 60.0,
+    year: int | None = None,
+    tz=timezone.utc,
+    theory_provider=None,
+    progress=None,
+) -> tuple[dict, list[str]]:
+    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
+    clock = LogClock()
+    state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
+    collector = StateCollector(state)
+    spool = FamilySpool()
+    next_scrape: float | None = None
+    scrapes = 0
+    first = last = None
+    problems: list[str] = []
+
+    def scrape_until(now: float) -> None:
+        nonlocal next_scrape, scrapes
+        if next_scrape is None:
+            next_scrape = math.floor(now / interval_seconds) * interval_seconds + interval_seconds
+        while next_scrape <= now:
+            saved = clock.now
+            clock.now = next_scrape  # staleness is judged at the scrape's time
+            for family in collector.collect():
+                spool.write(family, next_scrape)
+            clock.now = saved
+            scrapes += 1
+            next_scrape += interval_seconds
+
+    try:
+        for path in paths:
+            # One source per log, across its rotations (vllm.log.2.gz, vllm.log.1, vllm.log).
+            source = os.path.basename(rotation_key(path).base) if path != "-" else "stdin"
+            timeline = Timeline(year, tz, path)
+            parser = LineParser(source=path)
+            counted = dict(parser.counts)
+
+            def on_record(context, record, timeline=timeline, source=source):
+                nonlocal first, last
+                seconds = timeline.resolve(context)
+                if seconds is not None:
+                    if first is None:
+                        first = seconds
+                    scrape_until(seconds)  # everything before this line is in the scrapes up to now
+                    clock.advance(seconds)
+                    last = clock.now
+                state.apply(source, context, record)
+
+            def on_access(counts, source=source):
+                state.add_http_counts(source, counts)  # at the time of the last dated line
+
+            on_progress = progress.file(path) if progress is not None else None
+            try:
+                batches = iter_line_batches(path, on_progress=on_progress)
+                for batch in batches:
+                    parser.scan(batch, on_record, on_access)
+                    state.add_line_counts(source, {k: parser.counts[k] - counted.get(k, 0) for k in parser.counts})
+                    counted = dict(parser.counts)
+            except InputError as exc:
+                problems.append(str(exc))
+            for context, record in parser.flush():
+                on_record(context, record)
+        if clock.now is not None:
+            scrape_until(clock.now + interval_seconds)  # the last state, one interval after the last line
+        spool.finish(out)
+    finally:
+        spool.close()
+    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last}, problems
