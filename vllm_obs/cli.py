@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "vllm_obs.commands.plan",
     "vllm_obs.commands.run",
     "vllm_obs.commands.export",
+    "vllm_obs.commands.report",
 )
 
 

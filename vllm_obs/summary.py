@@ -124,9 +124,11 @@ class EngineStart:
         self.facts: dict[str, Any] = {}
         self._priority: dict[str, tuple[int, int]] = {}
         self.details: dict[str, Any] = {}
-        self.stats: list[dict] = []
+        self.stats: list[dict] = []  # contract entries (also the top level's)
         self.stats_times: list[str | None] = []
+        self.stats_extras: list[dict] = []  # per entry, what the contract has no key for
         self.errors: list[dict] = []
+        self.error_times: list[str | None] = []
         self._error_keys: set[tuple[str, str]] = set()
         self.started_at: str | None = None
         self.http_by_status: dict[str, int] = {}
@@ -150,12 +152,13 @@ class EngineStart:
         if value is not None and key not in self.details:
             self.details[key] = value
 
-    def add_error(self, kind: str, message: str) -> None:
+    def add_error(self, kind: str, message: str, time: str | None = None) -> None:
         key = (kind, message)
         if key in self._error_keys:  # the same failure echoed by another rank or a re-raise
             return
         self._error_keys.add(key)
         self.errors.append({"kind": kind, "message": message})
+        self.error_times.append(time)
 
     def is_empty(self) -> bool:
         return not (self.facts or self.stats or self.errors or self.http_by_status or self.details)
@@ -324,6 +327,12 @@ class Summarizer:
         if self.keep_history:
             start.stats.append(entry)
             start.stats_times.append(self._time(context))
+            extra = {}
+            for key in ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct"):
+                value = getattr(record, key)
+                if value is not None:
+                    extra[key] = value
+            start.stats_extras.append(extra)
         start.last_stats_v0 = record.engine_format == "v0"
         if record.preemptions:
             start.preemptions_total += record.preemptions
@@ -347,14 +356,14 @@ class Summarizer:
 
     def _preemption(self, context: LineContext, record: Preemption) -> None:
         start = self.current
-        start.add_error("preemption", record.message)
+        start.add_error("preemption", record.message, self._time(context))
         if record.cumulative_total is not None:
             start.v0_cumulative_preemptions = max(start.v0_cumulative_preemptions or 0, record.cumulative_total)
         self._engine_hint(context, "v0")
 
     def _error(self, context: LineContext, record: ErrorEvent) -> None:
         start = self.current
-        start.add_error(record.error_kind, record.message)
+        start.add_error(record.error_kind, record.message, self._time(context))
         start.set("max_model_len", record.max_model_len, ERROR_TEXT, context)
         start.set("kv_cache_memory_gib", record.kv_cache_memory_gib, ERROR_TEXT, context)
         start.detail("kv_cache_gib_needed_for_max_model_len", record.kv_cache_needed_gib)
@@ -468,8 +477,11 @@ def _start_summary(start: EngineStart) -> dict:
     for key in CONTRACT_KEYS:
         if key in start.facts:
             out[key] = start.facts[key]
-    out["stats"] = [dict(entry, time=time) if time else entry for entry, time in zip(start.stats, start.stats_times)]
-    out["errors"] = list(start.errors)
+    out["stats"] = [
+        dict(entry, **extra, **({"time": time} if time else {}))
+        for entry, time, extra in zip(start.stats, start.stats_times, start.stats_extras)
+    ]
+    out["errors"] = [dict(error, time=time) if time else dict(error) for error, time in zip(start.errors, start.error_times)]
     details = _start_details(start)
     details["preemptions_total"] = _preemptions(start)
     details["http_requests_by_status"] = dict(sorted(start.http_by_status.items()))
