@@ -8,7 +8,7 @@ permission, corrupt gzip) raise `InputError` with one line that names the file.
 
 from __future__ import annotations
 
-import gzip
+import codecs
 import io
 import sys
 import zlib
@@ -46,6 +46,33 @@ def iter_lines(path: str) -> Iterator[str]:
         yield from batch
 
 
+def _gzip_bytes(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
+    """Decompress a gzip stream piece by piece, yielding everything up to any damage before
+    raising (GzipFile would lose the piece it was decompressing). Handles concatenated members."""
+    decompressor = zlib.decompressobj(wbits=31)
+    fed = False  # the current member has received data
+    while True:
+        data = raw.read(chunk_bytes)
+        if not data:
+            break
+        while data:
+            fed = True
+            out = decompressor.decompress(data)
+            if out:
+                yield out
+            if decompressor.eof:  # a member ended: the rest may be another member
+                data = decompressor.unused_data
+                decompressor = zlib.decompressobj(wbits=31)
+                fed = False
+            else:
+                data = b""
+    tail = decompressor.flush()
+    if tail:
+        yield tail
+    if fed and not decompressor.eof:
+        raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
 def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -> Iterator[list[str]]:
     """Yield lists of lines (without their newlines).
 
@@ -53,21 +80,23 @@ def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -
     file line by line, which matters on million-line archives. A line longer than
     MAX_LINE_CHARS keeps its first MAX_LINE_CHARS characters; the rest is skipped, so one
     runaway line cannot exhaust memory. `on_progress(bytes_read, lines)` is called per batch.
+    A damaged .gz yields every line before the damage, then raises InputError.
     """
     raw = _open_binary(path)
     buffered = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
     try:
         head = buffered.peek(2)[:2] if hasattr(buffered, "peek") else b""
-        stream: BinaryIO = gzip.GzipFile(fileobj=buffered) if head == GZIP_MAGIC else buffered  # type: ignore[assignment]
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="\n")
+        if head == GZIP_MAGIC:
+            pieces = _gzip_bytes(buffered, 1 << 20)
+        else:
+            pieces = iter(lambda: buffered.read(batch_chars), b"")
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         count = 0
         carry = ""
         skipping = False  # inside the tail of an over-long line
         try:
-            while True:
-                chunk = text.read(batch_chars)
-                if not chunk:
-                    break
+            for piece in pieces:
+                chunk = decoder.decode(piece)
                 if skipping:
                     end = chunk.find("\n")
                     if end < 0:
@@ -84,10 +113,14 @@ def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -
                     on_progress(raw.tell(), count)  # bytes of the file itself (compressed for .gz)
                 if lines:
                     yield lines
+            carry += decoder.decode(b"", final=True)
             if carry:
                 count += 1
                 yield [carry]
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        except (EOFError, zlib.error) as exc:
+            if carry:
+                yield [carry]  # the last complete text before the damage
+                count += 1
             raise InputError(f"{path}: corrupt or truncated gzip data after {count} lines ({exc})") from None
         except OSError as exc:
             raise InputError(f"{path}: read error after {count} lines ({exc.strerror or exc})") from None
