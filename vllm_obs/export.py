@@ -1,8 +1,9 @@
 """Archived logs as the sidecar would have exposed them: OpenMetrics with the log's timestamps.
 
 The archive is replayed through the sidecar's own State and collector, with their clocks
-driven by log time, and "scraped" every `interval_seconds` of log time. So an exported series is
-exactly what Prometheus would have stored had the sidecar been running: stats gauges vanish
+driven by log time, and "scraped" every `interval_seconds` of log time and right after each stats
+line (so every stats line is kept at its own time, whatever the interval). An exported series is
+what Prometheus would have stored had the sidecar been running: stats gauges vanish
 after the TTL when vLLM went idle, counters only grow, theory gauges are there when the model
 and GPU are known.
 
@@ -27,6 +28,7 @@ from vllm_obs.collector import StateCollector
 from vllm_obs.inputs import rotation_key
 from vllm_obs.parser import LineParser
 from vllm_obs.reader import InputError, iter_line_batches
+from vllm_obs.records import Stats
 from vllm_obs.state import State
 from vllm_obs.timeline import Timeline
 
@@ -50,11 +52,10 @@ def _escape(value: str) -> str:
 
 
 def _format_value(value: float) -> str:
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    if math.isnan(value):
-        return "NaN"
-    return repr(float(value)) if not float(value).is_integer() else str(int(value)) if abs(value) < 1e15 else repr(float(value))
+    value = float(value)
+    if value - value != 0.0:  # inf or nan
+        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
+    return repr(value)
 
 
 class FamilySpool:
@@ -64,20 +65,29 @@ class FamilySpool:
         self.dir = tempfile.mkdtemp(prefix="vllm-obs-export-")
         self.families: dict[str, tuple[str, str, object]] = {}  # name -> (type, help, file)
         self.samples = 0
+        # (sample name, label values) -> 'name{labels} ': formatted once per series.
+        self._series: dict[tuple, str] = {}
 
     def write(self, family: Metric, timestamp: float) -> None:
         entry = self.families.get(family.name)
         if entry is None:
             handle = open(os.path.join(self.dir, f"{len(self.families)}.om"), "w")  # noqa: SIM115
             entry = self.families[family.name] = (family.type, family.documentation, handle)
-        handle = entry[2]
-        ts = f"{timestamp:.3f}"
+        ts = f" {timestamp:.3f}\n"
+        series = self._series
+        lines = []
         for sample in family.samples:
-            if sample.name.endswith("_created"):
+            name = sample.name
+            if name.endswith("_created"):
                 continue  # creation times of the replay's counters say nothing about the log
-            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
-            handle.write(f"{sample.name}{{{labels}}} {_format_value(sample.value)} {ts}\n" if labels else f"{sample.name} {_format_value(sample.value)} {ts}\n")
-            self.samples += 1
+            key = (name, *sample.labels.items())
+            prefix = series.get(key)
+            if prefix is None:
+                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
+                prefix = series[key] = f"{name}{{{labels}}} " if labels else f"{name} "
+            lines.append(prefix + _format_value(sample.value) + ts)
+        entry[2].write("".join(lines))
+        self.samples += len(lines)
 
     def finish(self, out) -> None:
         for name, (kind, help_text, handle) in self.families.items():
@@ -97,7 +107,7 @@ class FamilySpool:
 def export_openmetrics(
     paths: Iterable[str],
     out,
-    interval_seconds: float = 5.0,
+    interval_seconds: float = 15.0,
     stats_ttl_seconds: float = 60.0,
     year: int | None = None,
     tz=timezone.utc,
@@ -110,21 +120,36 @@ def export_openmetrics(
     collector = StateCollector(state)
     spool = FamilySpool()
     next_scrape: float | None = None
+    last_scrape: float | None = None
+    pending_stats: float | None = None  # a stats line's time, scraped once its timestamp is complete
     scrapes = 0
     first = last = None
     problems: list[str] = []
 
+    def scrape_at(moment: float) -> None:
+        nonlocal last_scrape, scrapes
+        if last_scrape is not None and moment <= last_scrape:
+            return  # one sample per series and timestamp
+        saved = clock.now
+        clock.now = moment  # staleness is judged at the scrape's time
+        for family in collector.collect():
+            spool.write(family, moment)
+        clock.now = saved
+        last_scrape = moment
+        scrapes += 1
+
     def scrape_until(now: float) -> None:
-        nonlocal next_scrape, scrapes
+        """Scrapes due before `now`: a pending stats time, and the interval boundaries."""
+        nonlocal next_scrape, pending_stats
+        if pending_stats is not None and pending_stats < now:
+            scrape_at(pending_stats)
+            pending_stats = None
         if next_scrape is None:
             next_scrape = math.floor(now / interval_seconds) * interval_seconds + interval_seconds
         while next_scrape <= now:
-            saved = clock.now
-            clock.now = next_scrape  # staleness is judged at the scrape's time
-            for family in collector.collect():
-                spool.write(family, next_scrape)
-            clock.now = saved
-            scrapes += 1
+            # A boundary scrape only fills a gap: none when a stats line was scraped recently.
+            if last_scrape is None or next_scrape - last_scrape >= interval_seconds:
+                scrape_at(next_scrape)
             next_scrape += interval_seconds
 
     try:
@@ -136,7 +161,7 @@ def export_openmetrics(
             counted = dict(parser.counts)
 
             def on_record(context, record, timeline=timeline, source=source):
-                nonlocal first, last
+                nonlocal first, last, pending_stats
                 seconds = timeline.resolve(context)
                 if seconds is not None:
                     if first is None:
@@ -145,6 +170,9 @@ def export_openmetrics(
                     clock.advance(seconds)
                     last = clock.now
                 state.apply(source, context, record)
+                if type(record) is Stats and seconds is not None:
+                    # Scraped when a later line arrives: every stats line is kept at its own time.
+                    pending_stats = clock.now
 
             def on_access(counts, source=source):
                 state.add_http_counts(source, counts)  # at the time of the last dated line
@@ -161,7 +189,7 @@ def export_openmetrics(
             for context, record in parser.flush():
                 on_record(context, record)
         if clock.now is not None:
-            scrape_until(clock.now + interval_seconds)  # the last state, one interval after the last line
+            scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
         spool.finish(out)
     finally:
         spool.close()

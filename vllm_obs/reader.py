@@ -57,7 +57,8 @@ def _gzip_bytes(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
             break
         while data:
             fed = True
-            out = decompressor.decompress(data)
+            # Bounded output per call: a batch's size must not depend on the compression ratio.
+            out = decompressor.decompress(data, chunk_bytes * 4)
             if out:
                 yield out
             if decompressor.eof:  # a member ended: the rest may be another member
@@ -65,7 +66,7 @@ def _gzip_bytes(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
                 decompressor = zlib.decompressobj(wbits=31)
                 fed = False
             else:
-                data = b""
+                data = decompressor.unconsumed_tail
     tail = decompressor.flush()
     if tail:
         yield tail

@@ -32,9 +32,8 @@ def register(subparsers) -> None:
     parser.add_argument("--openmetrics", action="store_true", required=True, help="write OpenMetrics text (the format promtool backfills from)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write (- for stdout)")
     parser.add_argument(
-        "--interval", type=float, default=5.0, metavar="SECONDS",
-        help="scrape interval of the replay (default 5: vLLM prints a stats line at most every 5 s, so every one is kept; "
-        "a longer interval keeps only the last line of each interval, as a live scrape would)",
+        "--interval", type=float, default=15.0, metavar="SECONDS",
+        help="scrape interval of the replay (default 15); each stats line is also kept at its own time",
     )
     parser.add_argument("--stats-ttl", type=float, default=60.0, metavar="SECONDS", help="stats gauges end this long after vLLM's last stats line (default 60, as the sidecar)")
     parser.add_argument("--year", type=int, help="year of the first line when no outer timestamp says it (default: the file's mtime)")
