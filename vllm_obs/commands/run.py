@@ -137,9 +137,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _theory_provider(settings: RunSettings):
-    try:
-        from vllm_obs.theory.provider import make_provider
-    except ImportError:
-        return None
-    return make_provider(model=settings.model, model_config=settings.model_config_file, gpu=settings.gpu)
+def _theory_provider(settings):
+    from vllm_obs.theory.provider import make_provider
+
+    gpu = settings.gpu
+    if not gpu:
+        from vllm_obs.nvml import detect_gpu
+
+        detected = detect_gpu()  # None without NVML, a driver or a visible GPU
+        if detected and detected[0]:
+            gpu = detected[0]
+            print(f"vllm-obs: GPU from NVML: {gpu} ({detected[1]:.2f} GiB)", file=sys.stderr)
+    return make_provider(model=settings.model, model_config=settings.model_config_file, gpu=gpu)
