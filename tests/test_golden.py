@@ -44,3 +44,18 @@ def test_golden_summary(log: Path, update_golden: bool) -> None:
 
 def test_samples_are_found() -> None:
     assert len(LOGS) >= 16
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(SAMPLES)) for p in LOGS])
+def test_streamed_json_equals_the_materialized_summary(log: Path) -> None:
+    """analyze --format json streams its stats lists (flat memory on archives): byte for byte
+    the compact json.dumps of the materialized summary."""
+    import io
+
+    from vllm_obs.summary import write_json
+
+    materialized, _ = analyze_paths([str(log)], year=2026)
+    lazy, _ = analyze_paths([str(log)], year=2026, lazy=True)
+    out = io.StringIO()
+    write_json(lazy, out)
+    assert out.getvalue() == json.dumps(materialized, separators=(",", ":"))

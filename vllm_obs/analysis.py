@@ -13,9 +13,10 @@ from vllm_obs.summary import Summarizer, theory_facts
 from vllm_obs.timeline import Timeline
 
 
-def analyze_paths(paths: Iterable[str], year: int | None = None, tz=timezone.utc, progress=None) -> tuple[dict, list[str]]:
+def analyze_paths(paths: Iterable[str], year: int | None = None, tz=timezone.utc, progress=None, lazy: bool = False) -> tuple[dict, list[str]]:
     """Summarise the inputs in the order given; returns (summary, one-line input errors).
-    `progress` (see progress.py) is told about every batch read."""
+    `progress` (see progress.py) is told about every batch read; `lazy` gives stats lists that
+    are built while written (summary.write_json), for archives."""
     summarizer = Summarizer()
     problems: list[str] = []
     for path in paths:
@@ -30,7 +31,7 @@ def analyze_paths(paths: Iterable[str], year: int | None = None, tz=timezone.utc
         for context, record in parser.flush():
             add(context, record)
         summarizer.add_counts(parser.counts)
-    return summarizer.summary(), problems
+    return summarizer.summary(lazy=lazy), problems
 
 
 def add_theory(summary: dict, model: str | None = None, model_config: str | None = None, gpu: str | None = None) -> None:
@@ -39,7 +40,13 @@ def add_theory(summary: dict, model: str | None = None, model_config: str | None
     from vllm_obs.theory.join import theory_for_summary  # the theory engine loads its catalogs lazily
 
     def theory(part: dict) -> dict | None:
-        return theory_for_summary(theory_facts(part, part.get("details", {})), model=model, model_config=model_config, gpu=gpu)
+        facts = theory_facts({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
+        # The join compares the best decode rate per running request: find it in one streaming
+        # pass rather than holding every stats entry (archives have tens of thousands).
+        candidates = (s for s in part.get("stats") or () if s.get("generation_tps") and s.get("running"))
+        best = max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+        facts["stats"] = [best] if best else []
+        return theory_for_summary(facts, model=model, model_config=model_config, gpu=gpu)
 
     top = theory(summary)
     if top is not None:

@@ -15,6 +15,7 @@ Which value wins when a fact is printed more than once:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,23 @@ _CONFIG_KEYS = (
     "kv_cache_dtype",
 )
 
+# A stats row: the contract's keys, the engine index, the parts the contract has no key for,
+# then the time.
+_EXTRA_KEYS = ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct")
+_RECORD_ROW_FIELDS = STATS_KEYS + ("engine_index",) + _EXTRA_KEYS
+_ENGINE = len(STATS_KEYS)
+_HIT = STATS_KEYS.index("prefix_cache_hit_pct")
+_PEAKS = tuple(
+    (f"peak_{name}", STATS_KEYS.index(key))
+    for name, key in (
+        ("gpu_kv_usage_pct", "gpu_kv_usage_pct"),
+        ("waiting", "waiting"),
+        ("running", "running"),
+        ("generation_tps", "generation_tps"),
+        ("prompt_tps", "prompt_tps"),
+    )
+)
+
 # Source priorities (lower wins).
 CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
 
@@ -124,9 +142,10 @@ class EngineStart:
         self.facts: dict[str, Any] = {}
         self._priority: dict[str, tuple[int, int]] = {}
         self.details: dict[str, Any] = {}
-        self.stats: list[dict] = []  # contract entries (also the top level's)
-        self.stats_times: list[str | None] = []
-        self.stats_extras: list[dict] = []  # per entry, what the contract has no key for
+        # One compact tuple per stats line (ROW_FIELDS): an archive has tens of thousands of
+        # them, and dicts would cost several times the memory.
+        self.stats_rows: list[tuple] = []
+        self.peaks: dict[str, float] = {}  # details' peak_* values, kept as rows arrive
         self.errors: list[dict] = []
         self.error_times: list[str | None] = []
         self._error_keys: set[tuple[str, str]] = set()
@@ -161,7 +180,7 @@ class EngineStart:
         self.error_times.append(time)
 
     def is_empty(self) -> bool:
-        return not (self.facts or self.stats or self.errors or self.http_by_status or self.details)
+        return not (self.facts or self.stats_rows or self.errors or self.http_by_status or self.details)
 
 
 class Summarizer:
@@ -317,22 +336,14 @@ class Summarizer:
 
     def _stats(self, context: LineContext, record: Stats) -> None:
         start = self.current
-        entry = {}
-        for key in STATS_KEYS:
-            value = getattr(record, key)
-            if value is not None:
-                entry[key] = value
-        if record.engine_index is not None:
-            entry["engine"] = record.engine_index
         if self.keep_history:
-            start.stats.append(entry)
-            start.stats_times.append(self._time(context))
-            extra = {}
-            for key in ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct"):
-                value = getattr(record, key)
-                if value is not None:
-                    extra[key] = value
-            start.stats_extras.append(extra)
+            row = tuple(getattr(record, key) for key in _RECORD_ROW_FIELDS) + (self._time(context),)
+            start.stats_rows.append(row)
+            peaks = start.peaks
+            for key, index in _PEAKS:
+                value = row[index]
+                if value is not None and (key not in peaks or value > peaks[key]):
+                    peaks[key] = value
         start.last_stats_v0 = record.engine_format == "v0"
         if record.preemptions:
             start.preemptions_total += record.preemptions
@@ -343,8 +354,9 @@ class Summarizer:
     def _prefix_cache_hit(self, context: LineContext, record: PrefixCacheHit) -> None:
         start = self.current
         # V0 prints it right after the stats line it belongs to.
-        if start.stats and start.last_stats_v0 and "prefix_cache_hit_pct" not in start.stats[-1]:
-            start.stats[-1]["prefix_cache_hit_pct"] = record.gpu_pct
+        if start.stats_rows and start.last_stats_v0 and start.stats_rows[-1][_HIT] is None:
+            row = start.stats_rows[-1]
+            start.stats_rows[-1] = row[:_HIT] + (record.gpu_pct,) + row[_HIT + 1:]
 
     def _spec_decode(self, context: LineContext, record: SpecDecode) -> None:
         start = self.current
@@ -397,7 +409,9 @@ class Summarizer:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def summary(self) -> dict:
+    def summary(self, lazy: bool = False) -> dict:
+        """The JSON-ready summary. With `lazy`, the stats lists are LazyLists that build their
+        entries as they are written (write_json), so a huge archive is never held twice."""
         starts = [s for s in self.starts if not s.is_empty()]
         out: dict[str, Any] = {}
         for key in CONTRACT_KEYS:
@@ -406,9 +420,9 @@ class Summarizer:
                     out[key] = start.facts[key]
                     break
         # Absent rather than empty when the log has none, like every other key of the contract.
-        stats = [entry for start in starts for entry in start.stats]
-        if stats:
-            out["stats"] = stats
+        if any(start.stats_rows for start in starts):
+            entries = lambda: (_contract_entry(row) for start in starts for row in start.stats_rows)  # noqa: E731
+            out["stats"] = LazyList(entries) if lazy else list(entries())
         errors = [error for start in starts for error in start.errors]
         if errors:
             out["errors"] = errors
@@ -422,8 +436,50 @@ class Summarizer:
         details["engine_starts"] = len(starts)
         details["lines"] = dict(self.lines)
         out["details"] = details
-        out["starts"] = [_start_summary(s) for s in starts]
+        out["starts"] = [_start_summary(s, lazy) for s in starts]
         return out
+
+
+class LazyList:
+    """A list written element by element (write_json); iterable more than once."""
+
+    def __init__(self, make_iterator: Callable[[], Any]) -> None:
+        self._make = make_iterator
+
+    def __iter__(self):
+        return iter(self._make())
+
+
+def write_json(value: Any, out) -> None:
+    """Compact JSON, byte for byte what json.dumps(value, separators=(",", ":")) gives for the
+    materialized value, streaming LazyLists element by element."""
+    dumps = json.dumps
+    if isinstance(value, dict):
+        out.write("{")
+        for i, (key, item) in enumerate(value.items()):
+            out.write(("," if i else "") + dumps(key) + ":")
+            write_json(item, out)
+        out.write("}")
+    elif isinstance(value, LazyList):
+        out.write("[")
+        separator, batch = "", []
+        for item in value:
+            batch.append(dumps(item, separators=(",", ":")))
+            if len(batch) >= 1024:  # fewer, larger writes
+                out.write(separator + ",".join(batch))
+                separator, batch = ",", []
+        if batch:
+            out.write(separator + ",".join(batch))
+        out.write("]")
+    elif isinstance(value, list) and any(isinstance(v, (dict, LazyList)) for v in value):
+        out.write("[")
+        for i, item in enumerate(value):
+            if i:
+                out.write(",")
+            write_json(item, out)
+        out.write("]")
+    else:
+        out.write(dumps(value, separators=(",", ":")))
 
 
 def theory_facts(facts: dict, details: dict) -> dict:
@@ -453,34 +509,39 @@ def _merge_counts(counts) -> dict[str, int]:
 
 def _start_details(start: EngineStart) -> dict[str, Any]:
     details = dict(start.details)
-    if start.stats:
-        usage = [s["gpu_kv_usage_pct"] for s in start.stats if "gpu_kv_usage_pct" in s]
-        waiting = [s["waiting"] for s in start.stats if "waiting" in s]
-        running = [s["running"] for s in start.stats if "running" in s]
-        gen = [s["generation_tps"] for s in start.stats if "generation_tps" in s]
-        prompt = [s["prompt_tps"] for s in start.stats if "prompt_tps" in s]
-        if usage:
-            details["peak_gpu_kv_usage_pct"] = max(usage)
-        if waiting:
-            details["peak_waiting"] = max(waiting)
-        if running:
-            details["peak_running"] = max(running)
-        if gen:
-            details["peak_generation_tps"] = max(gen)
-        if prompt:
-            details["peak_prompt_tps"] = max(prompt)
+    for key, _index in _PEAKS:
+        if key in start.peaks:
+            details[key] = start.peaks[key]
     return details
 
 
-def _start_summary(start: EngineStart) -> dict:
+def _contract_entry(row: tuple) -> dict:
+    """A stats row as the contract's entry: the labelled keys that vLLM printed."""
+    entry = {key: row[i] for i, key in enumerate(STATS_KEYS) if row[i] is not None}
+    if row[_ENGINE] is not None:
+        entry["engine"] = row[_ENGINE]
+    return entry
+
+
+def _start_entry(row: tuple) -> dict:
+    """A stats row in a start's summary: the contract's keys, the parts the contract has no key
+    for, and the time."""
+    entry = _contract_entry(row)
+    for i, key in enumerate(_EXTRA_KEYS, start=_ENGINE + 1):
+        if row[i] is not None:
+            entry[key] = row[i]
+    if row[-1]:
+        entry["time"] = row[-1]
+    return entry
+
+
+def _start_summary(start: EngineStart, lazy: bool = False) -> dict:
     out: dict[str, Any] = {"index": start.index, "started_at": start.started_at}
     for key in CONTRACT_KEYS:
         if key in start.facts:
             out[key] = start.facts[key]
-    out["stats"] = [
-        dict(entry, **extra, **({"time": time} if time else {}))
-        for entry, time, extra in zip(start.stats, start.stats_times, start.stats_extras)
-    ]
+    entries = lambda: (_start_entry(row) for row in start.stats_rows)  # noqa: E731
+    out["stats"] = LazyList(entries) if lazy else list(entries())
     out["errors"] = [dict(error, time=time) if time else dict(error) for error, time in zip(start.errors, start.error_times)]
     details = _start_details(start)
     details["preemptions_total"] = _preemptions(start)

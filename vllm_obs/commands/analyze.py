@@ -65,17 +65,20 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.progress import InputProgress  # rich: loaded when the command runs
 
     paths, tz = resolve_inputs(args.files, args.timezone)
+    # A program reading JSON gets it streamed (flat memory on archives); a person gets it indented.
+    stream_json = args.format == "json" and not sys.stdout.isatty()
     with InputProgress(paths, enabled=False if args.no_progress else None) as progress:
-        summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress)
+        summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress, lazy=stream_json)
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     for problem in problems:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)
-    if args.format == "json":
-        # Indented for a person at a terminal; compact (several times faster on archives with
-        # tens of thousands of stats lines) when a program reads it.
-        indent = 1 if sys.stdout.isatty() else None
-        # json.dumps, not json.dump: only dumps uses the C encoder (1 s vs 0.07 s on 10k stats lines).
-        sys.stdout.write(json.dumps(summary, indent=indent, separators=None if indent else (",", ":")) + "\n")
+    if stream_json:
+        from vllm_obs.summary import write_json
+
+        write_json(summary, sys.stdout)
+        sys.stdout.write("\n")
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
         from rich.console import Console
 
