@@ -232,18 +232,7 @@ class Summarizer:
 
     def _server_args(self, context: LineContext, record: ServerArgs) -> None:
         start = self.current
-        for key in (
-            "model",
-            "served_model_name",
-            "dtype",
-            "max_model_len",
-            "tensor_parallel_size",
-            "pipeline_parallel_size",
-            "data_parallel_size",
-            "gpu_memory_utilization",
-            "quantization",
-            "kv_cache_dtype",
-        ):
+        for key in _CONFIG_KEYS[1:] + ("gpu_memory_utilization",):  # the args print no version
             value = getattr(record, key)
             if key == "dtype" and value == "auto":
                 continue  # "auto" says nothing about the dtype the engine picked

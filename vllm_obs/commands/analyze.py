@@ -8,6 +8,7 @@ import sys
 
 from vllm_obs.analysis import add_theory, analyze_paths
 from vllm_obs.cli import UsageError
+from vllm_obs.commands import add_theory_flags, add_time_flags
 from vllm_obs.inputs import expand_inputs
 from vllm_obs.reader import InputError
 from vllm_obs.timeline import TimezoneError, parse_timezone
@@ -43,21 +44,9 @@ def register(subparsers) -> None:
         help="log files, globs or directories (.gz read transparently; rotated sets put in time order); - for stdin",
     )
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
-    time_group = parser.add_argument_group(
-        "time", "vLLM stamps lines MM-DD HH:MM:SS, without year or zone. Docker/CRI/journald/JSON timestamps win when present."
-    )
-    time_group.add_argument("--year", type=int, help="year of the first line (default: from the file's modification time)")
-    time_group.add_argument("--timezone", metavar="ZONE", default="UTC", help="time zone of vLLM's clock, e.g. Europe/Berlin (default UTC)")
+    add_time_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
-    theory = parser.add_argument_group(
-        "theory (optional)",
-        "With a known model (from the config line, or these flags) and GPU (--gpu, or the total memory the log "
-        "prints), a `theory` object puts the same quantities from vLLM's arithmetic beside the observed ones, "
-        "with their ratios and a one-line explanation where they differ by more than 5%.",
-    )
-    theory.add_argument("--model", help="model repo id or path (see vllm-obs plan --help for the catalog)")
-    theory.add_argument("--model-config", metavar="PATH", help="a config.json (or its directory) for a model not in the catalog")
-    theory.add_argument("--gpu", help="GPU name, e.g. H100-SXM, L40S, RTX-4090")
+    add_theory_flags(parser)
     parser.set_defaults(func=run)
 
 

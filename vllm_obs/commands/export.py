@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vllm_obs.cli import UsageError
+from vllm_obs.commands import add_theory_flags, add_time_flags
 
 
 def register(subparsers) -> None:
@@ -36,11 +37,8 @@ def register(subparsers) -> None:
         help="scrape interval of the replay (default 15); each stats line is also kept at its own time",
     )
     parser.add_argument("--stats-ttl", type=float, default=60.0, metavar="SECONDS", help="stats gauges end this long after vLLM's last stats line (default 60, as the sidecar)")
-    parser.add_argument("--year", type=int, help="year of the first line when no outer timestamp says it (default: the file's mtime)")
-    parser.add_argument("--timezone", metavar="ZONE", default="UTC", help="time zone of vLLM's clock (default UTC)")
-    parser.add_argument("--model", help="model for the theory metrics (else from the log)")
-    parser.add_argument("--model-config", metavar="PATH", help="a config.json for a model not in the catalog")
-    parser.add_argument("--gpu", help="GPU for the theory metrics (else from the log's total memory)")
+    add_time_flags(parser)
+    add_theory_flags(parser)
     parser.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from vllm_obs.cli import UsageError
+from vllm_obs.commands import add_theory_flags, add_time_flags
 
 
 def register(subparsers) -> None:
@@ -35,11 +36,8 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write (- for stdout)")
     parser.add_argument("--format", choices=("html", "markdown"), default="html", help="html (default, self-contained) or markdown")
     parser.add_argument("--png-dir", metavar="DIR", help="also write each plot as a PNG here (Markdown links to them)")
-    parser.add_argument("--year", type=int, help="year of the first line when no outer timestamp says it")
-    parser.add_argument("--timezone", metavar="ZONE", default="UTC", help="time zone of vLLM's clock (default UTC)")
-    parser.add_argument("--model", help="model for theory (else from the log)")
-    parser.add_argument("--model-config", metavar="PATH", help="a config.json for a model not in the catalog")
-    parser.add_argument("--gpu", help="GPU for theory (else from the log's total memory)")
+    add_time_flags(parser)
+    add_theory_flags(parser)
     parser.set_defaults(func=run)
 
 
