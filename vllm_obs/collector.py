@@ -53,35 +53,40 @@ class _Families:
         return iter(f for _, f in sorted(self._families.items(), key=lambda item: order[item[0]]))
 
 
+def iter_samples(state: State) -> Iterator[tuple[str, dict[str, str], float]]:
+    """Every sample of one scrape as (catalog name, labels, value): the live collector wraps them
+    in prometheus_client families, the archive export formats them directly."""
+    yield "vllm_obs_build_info", {"version": __version__, "python_version": platform.python_version()}, 1
+    for source in state.snapshot():
+        name, model = source["source"], source["model"]
+        for result in RESULTS:
+            yield "vllm_obs_log_lines_total", {"source": name, "result": result}, source["lines"].get(result, 0)
+        yield "vllm_obs_source_up", {"source": name}, 1 if source["up"] else 0
+        yield "vllm_obs_source_reconnects_total", {"source": name}, source["reconnects"]
+        yield "vllm_obs_engine_starts_total", {"source": name}, source["engine_starts"]
+        if source["last_line_at"] is not None:
+            yield "vllm_obs_last_log_line_timestamp_seconds", {"source": name}, source["last_line_at"]
+        yield from source["gauges"]
+        if source["info"]:
+            yield "vllm_obs_engine_info", source["info"], 1
+        for (method, status, path), n in source["http"].items():
+            yield "vllm_obs_http_requests_total", {"source": name, "method": method, "status": status, "path": path}, n
+        for engine, n in source["stats_lines"].items():
+            yield "vllm_obs_stats_lines_total", {"source": name, "model": model, "engine": engine}, n
+        for engine in sorted(set(source["stats_lines"]) | set(source["preemptions"]) | {"0"}):
+            yield "vllm_obs_preemptions_total", {"source": name, "model": model, "engine": engine}, source["preemptions"].get(engine, 0)
+        for (engine, kind), n in source["errors"].items():
+            yield "vllm_obs_errors_total", {"source": name, "model": model, "engine": engine, "kind": kind}, n
+
+
 class StateCollector(Collector):
     def __init__(self, state: State) -> None:
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
         families = _Families()
-        families.add("vllm_obs_build_info", {"version": __version__, "python_version": platform.python_version()}, 1)
         for name in ("vllm_obs_log_lines_total", "vllm_obs_engine_starts_total", "vllm_obs_source_reconnects_total"):
             families.touch(name)
-        for source in self.state.snapshot():
-            name, model = source["source"], source["model"]
-            for result in RESULTS:
-                families.add("vllm_obs_log_lines_total", {"source": name, "result": result}, source["lines"].get(result, 0))
-            families.add("vllm_obs_source_up", {"source": name}, 1 if source["up"] else 0)
-            families.add("vllm_obs_source_reconnects_total", {"source": name}, source["reconnects"])
-            families.add("vllm_obs_engine_starts_total", {"source": name}, source["engine_starts"])
-            if source["last_line_at"] is not None:
-                families.add("vllm_obs_last_log_line_timestamp_seconds", {"source": name}, source["last_line_at"])
-            for metric, labels, value in source["gauges"]:
-                families.add(metric, labels, value)
-            if source["info"]:
-                families.add("vllm_obs_engine_info", source["info"], 1)
-            for (method, status, path), n in source["http"].items():
-                families.add("vllm_obs_http_requests_total", {"source": name, "method": method, "status": status, "path": path}, n)
-            for engine, n in source["stats_lines"].items():
-                families.add("vllm_obs_stats_lines_total", {"source": name, "model": model, "engine": engine}, n)
-            engines = set(source["stats_lines"]) | set(source["preemptions"]) | {"0"}
-            for engine in sorted(engines):
-                families.add("vllm_obs_preemptions_total", {"source": name, "model": model, "engine": engine}, source["preemptions"].get(engine, 0))
-            for (engine, kind), n in source["errors"].items():
-                families.add("vllm_obs_errors_total", {"source": name, "model": model, "engine": engine, "kind": kind}, n)
+        for name, labels, value in iter_samples(self.state):
+            families.add(name, labels, value)
         yield from families

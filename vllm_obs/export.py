@@ -22,9 +22,8 @@ from collections.abc import Iterable
 from datetime import timezone
 from itertools import chain
 
-from prometheus_client.core import Metric
-
-from vllm_obs.collector import StateCollector
+from vllm_obs.catalog import BY_NAME
+from vllm_obs.collector import iter_samples
 from vllm_obs.inputs import rotation_key
 from vllm_obs.parser import LineParser
 from vllm_obs.reader import InputError, iter_line_batches
@@ -65,29 +64,27 @@ class FamilySpool:
         self.dir = tempfile.mkdtemp(prefix="vllm-obs-export-")
         self.families: dict[str, tuple[str, str, object]] = {}  # name -> (type, help, file)
         self.samples = 0
-        # (sample name, label values) -> 'name{labels} ': formatted once per series.
-        self._series: dict[tuple, str] = {}
+        # (catalog name, labels...) -> (family file, 'name{labels} '): formatted once per series.
+        self._series: dict[tuple, tuple] = {}
 
-    def write(self, family: Metric, timestamp: float) -> None:
-        entry = self.families.get(family.name)
+    def write(self, name: str, labels: dict[str, str], value: float, timestamp: str) -> None:
+        """One sample: `name` is the catalog name (counters end in _total, info in _info)."""
+        key = (name, *labels.items())
+        entry = self._series.get(key)
         if entry is None:
-            handle = open(os.path.join(self.dir, f"{len(self.families)}.om"), "w")  # noqa: SIM115
-            entry = self.families[family.name] = (family.type, family.documentation, handle)
-        ts = f" {timestamp:.3f}\n"
-        series = self._series
-        lines = []
-        for sample in family.samples:
-            name = sample.name
-            if name.endswith("_created"):
-                continue  # creation times of the replay's counters say nothing about the log
-            key = (name, *sample.labels.items())
-            prefix = series.get(key)
-            if prefix is None:
-                labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(sample.labels.items()))
-                prefix = series[key] = f"{name}{{{labels}}} " if labels else f"{name} "
-            lines.append(prefix + _format_value(sample.value) + ts)
-        entry[2].write("".join(lines))
-        self.samples += len(lines)
+            spec = BY_NAME[name]
+            family = name.removesuffix("_total") if spec.type == "counter" else name.removesuffix("_info") if spec.type == "info" else name
+            handle = self.families.get(family)
+            if handle is None:
+                handle = open(os.path.join(self.dir, f"{len(self.families)}.om"), "w")  # noqa: SIM115
+                self.families[family] = (spec.type, spec.help, handle)
+            else:
+                handle = handle[2]
+            sample = name if spec.type != "info" or name.endswith("_info") else name + "_info"
+            text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+            entry = self._series[key] = (handle, f"{sample}{{{text}}} " if text else f"{sample} ")
+        entry[0].write(entry[1] + _format_value(value) + timestamp)
+        self.samples += 1
 
     def finish(self, out) -> None:
         for name, (kind, help_text, handle) in self.families.items():
@@ -117,7 +114,6 @@ def export_openmetrics(
     """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
     clock = LogClock()
     state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
-    collector = StateCollector(state)
     spool = FamilySpool()
     next_scrape: float | None = None
     last_scrape: float | None = None
@@ -132,8 +128,9 @@ def export_openmetrics(
             return  # one sample per series and timestamp
         saved = clock.now
         clock.now = moment  # staleness is judged at the scrape's time
-        for family in collector.collect():
-            spool.write(family, moment)
+        stamp = f" {moment:.3f}\n"
+        for name, labels, value in iter_samples(state):
+            spool.write(name, labels, value, stamp)
         clock.now = saved
         last_scrape = moment
         scrapes += 1
