@@ -139,3 +139,12 @@ def test_plan_help_default_block_size_is_the_theory_default() -> None:
     from vllm_obs.theory.capacity import DEFAULT_BLOCK_SIZE as THEORY_DEFAULT
 
     assert DEFAULT_BLOCK_SIZE == THEORY_DEFAULT
+
+
+def test_nothing_readable_means_no_output(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.log")
+    result = run("analyze", missing)
+    assert result.returncode == 2 and result.stdout == b""
+    out = tmp_path / "r.html"
+    result = run("report", missing, "-o", str(out))
+    assert result.returncode == 2 and not out.exists() and b"missing.log: no such file" in result.stderr

@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     for problem in problems:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)
+    if problems and not any(summary["details"]["lines"].values()):
+        return 2  # nothing could be read: no empty summary
     if stream_json:
         from vllm_obs.summary import write_json
 

@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     paths, tz = resolve_inputs(args.files, args.timezone)
     with InputProgress(paths) as progress:
         summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress)
+    if problems and not any(summary["details"]["lines"].values()):  # nothing read: no empty report
+        for problem in problems:
+            print(f"vllm-obs report: {problem}", file=sys.stderr)
+        return 2
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     report = build_report(summary, paths, model=args.model, model_config=args.model_config, gpu=args.gpu)
     if args.png_dir:
