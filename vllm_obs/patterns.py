@@ -878,7 +878,8 @@ def _first_sentences(text: str, limit: int = 200) -> str:
 _OOM = re.compile(
     r"(?:^|Error: |\] )(?P<msg>(?:CUDA|HIP) out of memory(?:\.| occurred when)[^\n]{0,4000}|CUDA error: out of memory)"
 )
-_OOM_CORE = re.compile(r"(?:CUDA|HIP) out of memory\.(?: Tried to allocate [\d.]+ [KMGT]i?B\.)?(?: GPU \d+ has a total capacity of [\d.]+ [KMGT]i?B of which [\d.]+ [KMGT]i?B is free)?")
+# "capacty": the spelling of PyTorch 2.1's message.
+_OOM_CORE = re.compile(r"(?:CUDA|HIP) out of memory\.(?: Tried to allocate [\d.]+ [KMGT]i?B\.)?(?: GPU \d+ has a total capaci?ty of [\d.]+ [KMGT]i?B of which [\d.]+ [KMGT]i?B is free)?")
 
 
 def parse_cuda_oom(message: str) -> ErrorEvent | None:
@@ -901,6 +902,7 @@ CUDA_OOM = Pattern(
         "torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 23.69 GiB total capacity; 22.90 GiB already allocated)",
         "RuntimeError: CUDA out of memory occurred when warming up sampler with 256 dummy requests. Please try lowering `max_num_seqs` or `gpu_memory_utilization` when initializing the engine.",
         "RuntimeError: CUDA error: out of memory",
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacty of 23.69 GiB of which 2.56 MiB is free. Process 1 has 23.6 GiB memory in use.",
     ),
     counter_examples=(
         "INFO 02-11 10:17:57 [model_runner.py:1513] Capturing cudagraphs for decoding. If out-of-memory error occurs during cudagraph capture, consider decreasing `gpu_memory_utilization`.",
@@ -923,6 +925,7 @@ _SIMPLE_FAILURES: tuple[tuple[re.Pattern, str, str | None], ...] = (
         "engine_startup_failed",
         "v1",
     ),
+    (re.compile(r"Error in memory profiling\. Initial free memory"), "engine_startup_failed", "v1"),
     (re.compile(r"EngineCore encountered (?:a fatal error|an issue)"), "engine_fatal", "v1"),
     (re.compile(r"Got fatal signal from worker processes"), "engine_fatal", "v1"),
     (re.compile(r"AsyncLLM output_handler failed"), "engine_fatal", "v1"),
@@ -950,18 +953,22 @@ def parse_failure(message: str) -> ErrorEvent | None:
                 gpu_memory_utilization=float(m["util"]),
                 engine=engine,
             )
-        # The sentence that matched, up to its full stop: a short, stable summary.
+        # The sentence that matched, up to its full stop: a short, stable summary; with the next
+        # sentence when the first says little ("Error in memory profiling. Initial free ...").
         rest = message[m.start():]
         end = _SENTENCE_END.search(rest)
+        if end and end.start() < 40:
+            end = _SENTENCE_END.search(rest, end.end())
         return ErrorEvent(kind, _first_sentences(rest[: end.start()] if end else rest), engine=engine)
     return None
 
 
 FAILURES = Pattern(
     name="failures",
-    versions="see each sentence: 'No available memory for the cache blocks' V0 0.3.3-0.10.2 / V1 0.7.0-0.33.0; 'EngineCore failed to start' / 'encountered a fatal error' V1 0.8.5-0.33.0; 'Engine core initialization failed' 0.8.4-0.33.0; 'Worker proc X died unexpectedly' 0.8.5-0.33.0; V0 AsyncEngineDeadError / 'terminating server process' 0.3.3-0.10.2; 'Free memory on device ... is less than desired' V1 ~0.9-0.33.0",
+    versions="see each sentence: 'No available memory for the cache blocks' V0 0.3.3-0.10.2 / V1 0.7.0-0.33.0; 'Error in memory profiling. Initial free memory' V1 (0.2x: an assertion when other processes free GPU memory during profiling); 'EngineCore failed to start' / 'encountered a fatal error' V1 0.8.5-0.33.0; 'Engine core initialization failed' 0.8.4-0.33.0; 'Worker proc X died unexpectedly' 0.8.5-0.33.0; V0 AsyncEngineDeadError / 'terminating server process' 0.3.3-0.10.2; 'Free memory on device ... is less than desired' V1 ~0.9-0.33.0",
     anchors=(
         "No available memory",
+        "Error in memory profiling",
         "failed to start",
         "initialization failed",
         "Free memory on device",
@@ -981,6 +988,7 @@ FAILURES = Pattern(
         "(EngineCore_DP0 pid=5) ERROR 06-03 02:01:19 [core.py:1] EngineCore encountered a fatal error.",
         "ERROR 06-03 02:01:19 [multiproc_executor.py:1] Worker proc VllmWorker-1 died unexpectedly, shutting down executor.",
         "CRITICAL 06-03 02:01:19 launcher.py:99] AsyncLLMEngine has failed, terminating server process",
+        "(EngineCore pid=9) ERROR 06-03 02:01:19 [core.py:1] AssertionError: Error in memory profiling. Initial free memory 70.1 GiB, current free memory 71.2 GiB. This happens when other processes sharing the same container release GPU memory while vLLM is profiling during initialization.",
         "ValueError: Free memory on device cuda:0 (5.1/47.5 GiB) on startup is less than desired GPU memory utilization (0.9, 42.75 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
     ),
     counter_examples=(
