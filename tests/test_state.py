@@ -101,3 +101,13 @@ def test_errors_by_kind_and_unknown_paths_are_other() -> None:
     assert value(samples, "vllm_obs_errors_total", kind="cuda_oom") == 1
     assert value(samples, "vllm_obs_errors_total", kind="engine_fatal") == 1
     assert value(samples, "vllm_obs_http_requests_total", path="other", status="404") == 1
+
+
+def test_a_failure_echoed_by_every_rank_counts_once() -> None:
+    state = State()
+    oom = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.16 GiB. GPU 0 has a total capacity of 7.75 GiB of which 1.17 GiB is free."
+    lines = [f"(Worker_TP{rank} pid={10 + rank}) ERROR 03-13 09:00:43 [core.py:330] {oom}" for rank in range(4)] + [oom]
+    feed(state, "tp", lines)
+    assert value(scrape(state), "vllm_obs_errors_total", source="tp", kind="cuda_oom") == 1
+    # The sidecar's summarizer keeps no error list: memory does not grow with the warnings.
+    assert state._sources["tp"].summarizer.current.errors == []

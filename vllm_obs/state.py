@@ -62,6 +62,7 @@ _STATS_GAUGES = (
     ("prefix_cache_hit_pct", "vllm_obs_prefix_cache_hit_ratio", 0.01),
 )
 GIB = 1 << 30
+MAX_SEEN_ERRORS = 10_000
 # Summary fact -> (metric name, scale).
 _FACT_GAUGES = (
     ("model_weights_gib", "vllm_obs_model_weights_bytes", GIB),
@@ -110,6 +111,9 @@ class SourceState:
     preemptions: dict[str, int] = field(default_factory=dict)
     errors: dict[tuple[str, str], int] = field(default_factory=dict)  # (engine, kind)
     v0_cumulative_preemptions: int = 0  # within the current start
+    # (kind, message) of failures already counted in this start: a failure that every
+    # tensor-parallel rank (or a re-raise) prints again is one failure. Bounded.
+    seen_errors: set = field(default_factory=set)
     theory: TheoryValues | None = None
     theory_inputs: dict | None = None
 
@@ -165,6 +169,7 @@ class State:
                 source.engine_starts += 1
                 source.v0_cumulative_preemptions = 0
                 source.stats.clear()
+                source.seen_errors.clear()
                 source.theory = source.theory_inputs = None
             engine = _engine_of(context, record)
             kind = type(record)
@@ -183,8 +188,12 @@ class State:
                     source.v0_cumulative_preemptions = max(source.v0_cumulative_preemptions, record.cumulative_total)
                 source.preemptions[engine] = source.preemptions.get(engine, 0) + delta
             elif kind is ErrorEvent:
-                key = (engine, record.error_kind)
-                source.errors[key] = source.errors.get(key, 0) + 1
+                if (record.error_kind, record.message) not in source.seen_errors:
+                    if len(source.seen_errors) >= MAX_SEEN_ERRORS:
+                        source.seen_errors.clear()
+                    source.seen_errors.add((record.error_kind, record.message))
+                    key = (engine, record.error_kind)
+                    source.errors[key] = source.errors.get(key, 0) + 1
             if source.facts != facts_before:
                 self._update_theory(source)
 
@@ -241,6 +250,7 @@ class State:
             source.engine_starts += 1
             source.summarizer = Summarizer(keep_history=False)
             source.stats.clear()
+            source.seen_errors.clear()
             source.v0_cumulative_preemptions = 0
             source.theory = source.theory_inputs = None
 

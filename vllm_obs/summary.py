@@ -137,8 +137,9 @@ def _process_engine_hint(context: LineContext) -> str | None:
 class EngineStart:
     """Everything one engine start logged."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, keep_history: bool = True) -> None:
         self.index = index
+        self.keep_history = keep_history  # False (sidecar): no stats rows, no error list
         self.facts: dict[str, Any] = {}
         self._priority: dict[str, tuple[int, int]] = {}
         self.details: dict[str, Any] = {}
@@ -172,6 +173,8 @@ class EngineStart:
             self.details[key] = value
 
     def add_error(self, kind: str, message: str, time: str | None = None) -> None:
+        if not self.keep_history:
+            return  # the sidecar counts errors itself and must not grow with them
         key = (kind, message)
         if key in self._error_keys:  # the same failure echoed by another rank or a re-raise
             return
@@ -192,7 +195,7 @@ class Summarizer:
         self.keep_history = keep_history
         # Set per input by the caller (see timeline.py); without it times stay as vLLM printed them.
         self.resolve_time: Callable[[LineContext], float | None] | None = None
-        self.starts: list[EngineStart] = [EngineStart(0)]
+        self.starts: list[EngineStart] = [EngineStart(0, keep_history)]
         self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
         self.sources: list[str] = []
@@ -213,7 +216,7 @@ class Summarizer:
             if self.keep_history:
                 self.starts.append(EngineStart(index))
             else:
-                self.starts = [EngineStart(index)]
+                self.starts = [EngineStart(index, keep_history=False)]
         start = self.current
         # Access lines reach the summary as counts (LineParser.scan), so they do not date a start.
         if start.started_at is None and type(record) is not HttpAccess:
