@@ -196,3 +196,9 @@ def test_hard_wrapped_engine_config_line_is_joined() -> None:
     parser.feed(first)
     (_, record), = parser.feed("INFO 04-08 03:47:58 [loader.py:1] Loading weights took 3.87 seconds Model loading took 1.5 GiB and 2.0 seconds")
     assert record.KIND == "model_weights"
+
+
+def test_v1_opt_in_config_line_is_told_by_its_file() -> None:
+    line = "INFO 01-20 10:00:00 core.py:45] Initializing an LLM engine (v0.7.0) with config: model='Qwen/Qwen2.5-7B', dtype=torch.bfloat16, max_seq_len=32768, tensor_parallel_size=1, compilation_config={\"level\":3}"
+    assert one(line)[1].engine == "v1"
+    assert one(line.replace("core.py:45]", "llm_engine.py:234]"))[1].engine == "v0"

@@ -181,6 +181,10 @@ class LineParser:
             prefix = split_prefix(text)
 
         record = _match(prefix)
+        if type(record) is EngineConfig and record.engine == "v0" and prefix.file and prefix.file.endswith("core.py"):
+            # 0.6.4-0.7.0: the opt-in V1 engine printed V0's words, from v1/engine/core.py
+            # (V0 prints them from llm_engine.py).
+            record = record._replace(engine="v1")
         results: list[Parsed] = []
         if self._cut_config is not None:
             continued = self._continue_config(prefix, record)
