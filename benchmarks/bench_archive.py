@@ -106,7 +106,7 @@ def main() -> int:
         for name, seconds in results.items():
             print(f"{name:28}{seconds:>9.2f}{total / seconds:>13,.0f}{seconds / baseline:>12.1f}")
 
-        print(f"\npeak RSS (MiB), whole archive vs a fifth of it (flat memory: ratio ~1.0):")
+        print("\npeak RSS (MiB), whole archive vs a fifth of it (flat memory: ratio ~1.0):")
         for name in ("analyze", "export"):
             extra = ["--format", "json", "--no-progress"] if name == "analyze" else ["--openmetrics", "-o", str(small / "out.om")]
             full = rss_of([*vo, name, str(work), *extra] if name == "analyze" else [*vo, name, "--openmetrics", str(work), "-o", str(out)])

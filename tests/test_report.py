@@ -3,7 +3,6 @@ the page; Markdown and PNGs; findings on real logs."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

@@ -20,7 +20,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from datetime import timezone
-from itertools import chain
 
 from vllm_obs.catalog import BY_NAME
 from vllm_obs.collector import iter_samples

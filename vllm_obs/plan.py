@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
-from vllm_obs.theory import capacity as cap
 from vllm_obs.theory.catalog import UnknownModelError, resolve_model
 from vllm_obs.theory.dtypes import DtypeError, guess_quantization_from_name
 from vllm_obs.theory.gpus import UnknownGpuError, custom_gpu, find_gpu

@@ -246,7 +246,6 @@ class Summarizer:
             start.detail(key, getattr(record, key))
 
     def _engine_config(self, context: LineContext, record: EngineConfig) -> None:
-        dp_rank = context.dp_rank
         start = self.current
         if record.continued:  # the rest of a wrapped config line: same start, more keys
             for key in _CONFIG_KEYS:
