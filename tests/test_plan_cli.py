@@ -97,7 +97,13 @@ def test_other_processes_holding_memory(capsys):
                         "--gpu-memory-used-gib", "41")
     assert code == 1
     assert d["problems"][0]["kind"] == "free_memory"
-    assert "--gpu-memory-utilization 0.07" in d["problems"][0]["suggestion"]
+    # 0.07 of the card (what is free) cannot even hold the 3.2 GiB of weights: the advice is to
+    # free memory, with the amount one max-length request needs.
+    suggestion = d["problems"][0]["suggestion"]
+    assert suggestion.startswith("free at least 1.1 GiB more on each GPU") and "needs 4.6 GiB" in suggestion
+    # With 30 GiB held by others, what is free is enough: a lower utilization is the advice.
+    code, d = plan_json(capsys, "--model", "Qwen/Qwen3-1.7B", "--gpu", "L20", "--gpu-memory-used-gib", "30")
+    assert code == 1 and "--gpu-memory-utilization 0.32" in d["problems"][0]["suggestion"]
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -187,12 +187,22 @@ def build_report(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig) -> CapacityR
         if ok_util is not None:
             free = gpu.total_memory_gib - cfg.gpu_memory_used_gib
             if arithmetic == cap.V1:
+                # The smallest usable memory that still serves one max-length request: weights,
+                # run-time overheads and that request's KV cache.
+                one_request_b = cap.kv_bytes_for_request(spec, kvb, max_len, bs, tp, max(cap.pp_layer_partition(spec.num_layers, pp)))
+                needed_b = weights_gpu_b + act_b + nt_b + graph_b + one_request_b
+                if ok_util * total_b >= needed_b:
+                    suggestion = f"--gpu-memory-utilization {ok_util:.2f} (what is free), or free the GPU"
+                else:
+                    suggestion = (f"free at least {_gib(needed_b) - free:.1f} GiB more on each GPU: even one "
+                                  f"{max_len:,}-token request needs {_gib(needed_b):.1f} GiB (weights, run-time "
+                                  f"memory and its KV cache), or more GPUs")
                 problems.append(Problem(
                     kind="free_memory",
                     message=(f"only {free:.2f} GiB of {gpu.total_memory_gib:.2f} GiB is free; vLLM V1 refuses "
                              f"to start when free memory is below total x gpu_memory_utilization "
                              f"({_gib(usable_b):.2f} GiB)"),
-                    suggestion=f"--gpu-memory-utilization {ok_util:.2f} or free the GPU"))
+                    suggestion=suggestion))
             else:
                 notes.append(f"only {free:.2f} GiB is free: V0 sizes the KV cache as if the memory were "
                              "free and runs out of memory when it allocates it")
