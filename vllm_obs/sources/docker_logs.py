@@ -25,6 +25,7 @@ from docker.errors import DockerException, NotFound
 from requests.exceptions import RequestException
 
 from vllm_obs.pipeline import Pipeline
+from vllm_obs.sources import LineSplitter
 from vllm_obs.state import State
 
 BACKOFF_START_SECONDS = 0.5
@@ -195,7 +196,7 @@ class DockerFollower:
 
     def _follow(self, container, since: float | None) -> None:
         source = container.name
-        pending = b""
+        splitter = LineSplitter()
         kwargs = {"stream": True, "follow": True, "timestamps": True}
         if since:
             kwargs["since"] = since
@@ -203,19 +204,14 @@ class DockerFollower:
             for chunk in container.logs(**kwargs):
                 if self._stop.is_set():
                     break
-                data = pending + chunk
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    pending = data
+                lines = splitter.feed(chunk)
+                if not lines:
                     continue
-                pending = data[cut + 1:]
-                lines = data[:cut].decode("utf-8", "replace").split("\n")
                 last = rfc3339_to_unix(lines[-1].split(" ", 1)[0])
                 if last is not None:  # resume just after it if the daemon goes away
                     self._last_line_at[container.id] = last + 1e-6
                 self.pipeline.lines(source, lines)
-            if pending:
-                self.pipeline.lines(source, [pending.decode("utf-8", "replace")])
+            self.pipeline.lines(source, splitter.flush())
         except (DockerException, RequestException, OSError, ValueError):
             pass
         finally:

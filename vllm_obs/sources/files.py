@@ -28,8 +28,9 @@ from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
+from vllm_obs.sources import LineSplitter
+
 READ_CHUNK = 1 << 20
-MAX_PENDING_LINE = 1 << 20  # a "line" longer than this without a newline is handed over as is
 
 
 @dataclass
@@ -39,7 +40,7 @@ class TrackedFile:
     key: tuple[int, int]  # (st_dev, st_ino)
     handle: object
     offset: int = 0
-    pending: bytes = b""
+    lines: LineSplitter = field(default_factory=LineSplitter)
     retired_at: float | None = None  # rotated/deleted: drained until retired_at + rotate_wait
 
 
@@ -166,9 +167,9 @@ class FileFollower:
         except OSError:
             return
         if size < tracked.offset:  # copytruncate: start again from the top
-            if tracked.pending:
-                self.emit(tracked.source, [tracked.pending.decode("utf-8", "replace")])
-                tracked.pending = b""
+            tail = tracked.lines.flush()
+            if tail:
+                self.emit(tracked.source, tail)
             handle.seek(0)
             tracked.offset = 0
             self.on_reconnect(tracked.source)
@@ -177,22 +178,15 @@ class FileFollower:
             if not data:
                 break
             tracked.offset += len(data)
-            data = tracked.pending + data
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                tracked.pending = data
-                if len(data) > MAX_PENDING_LINE:
-                    self.emit(tracked.source, [data.decode("utf-8", "replace")])
-                    tracked.pending = b""
-                continue
-            tracked.pending = data[cut + 1:]
-            self.emit(tracked.source, data[:cut].decode("utf-8", "replace").split("\n"))
+            lines = tracked.lines.feed(data)
+            if lines:
+                self.emit(tracked.source, lines)
 
     def _close(self, tracked: TrackedFile) -> None:
         self._read(tracked)
-        if tracked.pending:  # the file is done: its unterminated last line is a line
-            self.emit(tracked.source, [tracked.pending.decode("utf-8", "replace")])
-            tracked.pending = b""
+        tail = tracked.lines.flush()  # the file is done: its unterminated last line is a line
+        if tail:
+            self.emit(tracked.source, tail)
         tracked.handle.close()
         self._files.pop(tracked.key, None)
         self._finished[tracked.key] = tracked.offset

@@ -7,6 +7,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from vllm_obs.sources import LineSplitter
+
 
 class StdinReader:
     def __init__(self, emit: Callable[[str, list[str]], None], source: str = "stdin", fd: int | None = None) -> None:
@@ -23,22 +25,19 @@ class StdinReader:
         pass  # a blocking read cannot be interrupted; the thread is a daemon
 
     def _run(self) -> None:
-        pending = b""
+        splitter = LineSplitter()
         try:
             while True:
                 # os.read returns what is there (up to 1 MiB), so batches follow the input's pace.
                 data = os.read(self.fd, 1 << 20)
                 if not data:
                     break
-                data = pending + data
-                cut = data.rfind(b"\n")
-                if cut < 0:
-                    pending = data
-                    continue
-                pending = data[cut + 1:]
-                self.emit(self.source, data[:cut].decode("utf-8", "replace").split("\n"))
-            if pending:
-                self.emit(self.source, [pending.decode("utf-8", "replace")])
+                lines = splitter.feed(data)
+                if lines:
+                    self.emit(self.source, lines)
+            tail = splitter.flush()
+            if tail:
+                self.emit(self.source, tail)
         except OSError:
             pass
         finally:
