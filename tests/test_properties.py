@@ -165,8 +165,8 @@ def test_one_megabyte_lines_of_fragments_stay_linear(fragments: list[str], head:
     unit = "".join(fragments)
     small = head + unit * (500_000 // len(unit))
     big = head + unit * (1_000_000 // len(unit))
-    t_small = min(_time_parse(small) for _ in range(2))
-    t_big = min(_time_parse(big) for _ in range(2))
+    t_small = min(_time_parse(small) for _ in range(3))
+    t_big = min(_time_parse(big) for _ in range(3))
     scan = min(_time_scan(big) for _ in range(3))
     # Linear: doubling the line at most ~doubles the time (slack for noise on a shared machine);
     # quadratic behaviour would give 4x. And bounded against a plain pass over the same text.
