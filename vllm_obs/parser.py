@@ -246,11 +246,3 @@ def _match(prefix: Prefix) -> Record | None:
     if not message:
         return None
     return match_message(message)
-
-
-def parse_lines(lines, source: str = "-"):
-    """Convenience: parse an iterable of lines, yielding (context, record) pairs."""
-    parser = LineParser(source)
-    for line in lines:
-        yield from parser.feed(line)
-    yield from parser.flush()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from vllm_obs.records import (
@@ -63,7 +63,6 @@ class Pattern:
     examples: tuple[str, ...]  # real-format lines (with prefix) this pattern must recognise
     counter_examples: tuple[str, ...] = ()  # lines it must not turn into this kind of record
     doc: str = ""
-    kind: str = field(default="")
 
 
 def _regex_pattern(name, versions, anchors, regex, build, examples, counter_examples=(), doc="", flags=0):

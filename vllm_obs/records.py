@@ -277,8 +277,6 @@ Record = (
     | HttpAccess
 )
 
-RECORD_TYPES: tuple[type, ...] = Record.__args__  # type: ignore[attr-defined]
-
 
 def record_to_dict(record: Record, context: LineContext | None = None) -> dict:
     """A JSON-ready dict: `kind`, the fields that are set, and the context under `at`."""

@@ -66,7 +66,6 @@ class Timeline:
 
     def __init__(self, year: int | None = None, tz=timezone.utc, path: str | None = None) -> None:
         self.tz = tz
-        self.fixed_year = year
         self.mtime = None
         if year is None and path and path != "-":
             try:
