@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from realparts import Prometheus, Sidecar, wait_for
-from vllm_obs.catalog import METRICS, exposed_names
+from vllm_obs.metrics.catalog import METRICS, exposed_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus"

@@ -11,9 +11,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from vllm_obs.inputs import expand_inputs, order_rotated
-from vllm_obs.records import LineContext
-from vllm_obs.timeline import Timeline, parse_outer_time, parse_timezone
+from vllm_obs.ingest.discovery import expand_inputs, order_rotated
+from vllm_obs.parse.records import LineContext
+from vllm_obs.ingest.timestamps import Timeline, parse_outer_time, parse_timezone
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_060 = ROOT / "samples" / "real-logs" / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log"

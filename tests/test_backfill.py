@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from realparts import Prometheus
-from vllm_obs.timeline import parse_outer_time
+from vllm_obs.ingest.timestamps import parse_outer_time
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT / "samples" / "real-logs" / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from vllm_obs.catalog import METRICS, render_markdown
+from vllm_obs.metrics.catalog import METRICS, render_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 UNIT_SUFFIXES = ("_bytes", "_seconds", "_tokens", "_ratio", "_requests", "_tokens_per_second", "_blocks", "_timestamp_seconds")
@@ -43,4 +43,4 @@ def test_issue_metric_names_are_all_in_the_catalog() -> None:
 
 
 def test_docs_are_generated_from_the_catalog() -> None:
-    assert DOCS.read_text() == render_markdown(), "run: python -m vllm_obs.catalog > docs/metrics.md"
+    assert DOCS.read_text() == render_markdown(), "run: python -m vllm_obs.metrics.catalog > docs/metrics.md"

@@ -135,7 +135,7 @@ def test_analyze_puts_theory_beside_the_log() -> None:
 
 
 def test_plan_help_default_block_size_is_the_theory_default() -> None:
-    from vllm_obs.commands.plan import DEFAULT_BLOCK_SIZE
+    from vllm_obs.cli.plan_command import DEFAULT_BLOCK_SIZE
     from vllm_obs.theory.capacity import DEFAULT_BLOCK_SIZE as THEORY_DEFAULT
 
     assert DEFAULT_BLOCK_SIZE == THEORY_DEFAULT

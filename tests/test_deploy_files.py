@@ -12,7 +12,7 @@ import yaml
 
 from test_alerts import KNOWN, metric_names
 from vllm_obs.cli import build_parser
-from vllm_obs.settings import RunSettings
+from vllm_obs.live.settings import RunSettings
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 COMPOSE_DIR = DEPLOY / "compose"

@@ -20,7 +20,7 @@ def test_runs_as_non_root_and_serves_the_default_port() -> None:
     assert instructions("USER")[-1] not in ("root", "0")
     assert instructions("EXPOSE") == ["9400"]
     run = build_parser().parse_args(["run", "--container", "x"])
-    assert getattr(run, "port", 9400) == 9400  # the run default, set in vllm_obs.settings
+    assert getattr(run, "port", 9400) == 9400  # the run default, set in vllm_obs.live.settings
 
 
 def test_entrypoint_is_the_sidecar_and_healthcheck_uses_healthz() -> None:

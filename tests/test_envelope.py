@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from vllm_obs.parser import LineParser
-from vllm_obs.records import HttpAccess, KvCacheSize, ModelWeights, Stats
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.records import HttpAccess, KvCacheSize, ModelWeights, Stats
 
 STATS_V1 = (
     "(APIServer pid=1) INFO 05-12 07:51:39 [loggers.py:271] Engine 000: Avg prompt throughput: 0.0 tokens/s, "

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from realparts import wait_for
-from vllm_obs.sources.files import FileFollower
+from vllm_obs.live.sources.files import FileFollower
 
 
 class Received:

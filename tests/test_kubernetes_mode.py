@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from realparts import Sidecar, wait_for
-from vllm_obs.sources.kubernetes import source_from_pod_log_path
+from vllm_obs.live.sources.kubernetes import source_from_pod_log_path
 
 LOG = Path(__file__).resolve().parent.parent / "samples" / "real-logs" / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log"
 

@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-from vllm_obs.nvml import detect_gpu, gpu_name_from_device_name
+from vllm_obs.live.nvml import detect_gpu, gpu_name_from_device_name
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from vllm_obs.envelope import parse_json_line, split_prefix
-from vllm_obs.parser import LineParser
-from vllm_obs.patterns import PATTERNS
+from vllm_obs.parse.envelope import parse_json_line, split_prefix
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.patterns import PATTERNS
 
 EXAMPLES = [(p.name, line) for p in PATTERNS for line in p.examples]
 COUNTER_EXAMPLES = [(p.name, line) for p in PATTERNS for line in p.counter_examples]

@@ -8,9 +8,9 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_obs.parser import LineParser
-from vllm_obs.patterns import PATTERNS
-from vllm_obs.records import CudaGraph, KvCacheSize, MaxConcurrency, MemoryProfile, ModelWeights
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.patterns import PATTERNS
+from vllm_obs.parse.records import CudaGraph, KvCacheSize, MaxConcurrency, MemoryProfile, ModelWeights
 
 
 def parse_one(line: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vllm_obs.analysis import analyze_paths
+from vllm_obs.archive.analyze import analyze_paths
 
 CASES = sorted((Path(__file__).resolve().parent.parent / "samples" / "real-logs").glob("*/expected.json"))
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vllm_obs.parser import LineParser
-from vllm_obs.reader import iter_lines
-from vllm_obs.records import HttpAccess
-from vllm_obs.summary import Summarizer
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.ingest.reader import iter_lines
+from vllm_obs.parse.records import HttpAccess
+from vllm_obs.fold.summary import Summarizer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LOGS = sorted(p for p in SAMPLES.rglob("*") if p.name.endswith((".log", ".log.gz")))

@@ -8,10 +8,10 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
 
-from vllm_obs.collector import StateCollector
-from vllm_obs.parser import LineParser
-from vllm_obs.reader import iter_lines
-from vllm_obs.state import State
+from vllm_obs.metrics.collector import StateCollector
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.ingest.reader import iter_lines
+from vllm_obs.live.state import State
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "real-logs"
 

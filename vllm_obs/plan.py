@@ -1,6 +1,6 @@
 """`vllm-obs plan`'s work: build the serving config from flags, compute the report, render it.
 
-The command-line definition lives in `vllm_obs/commands/plan.py`, which imports this module only
+The command-line definition lives in `vllm_obs/cli/plan_command.py`, which imports this module only
 when the command runs (the theory catalogs are not loaded to print --help or run other commands).
 """
 
@@ -18,7 +18,7 @@ from vllm_obs.theory.report import CapacityReport, LayoutError, ServingConfig, b
 
 
 def _usage(message: str) -> Exception:
-    from vllm_obs.cli import UsageError  # late import: cli imports this module
+    from vllm_obs.cli.common import UsageError  # late import: cli imports this module
     return UsageError(message)
 
 

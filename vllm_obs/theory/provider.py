@@ -7,7 +7,7 @@ the numbers agree with the analyze report; flags win over what the log says.
 
 from __future__ import annotations
 
-from vllm_obs.state import TheoryValues
+from vllm_obs.live.state import TheoryValues
 
 from .dtypes import GiB
 from .join import resolve_setup, theory_for_summary

@@ -1,0 +1,87 @@
+"""`vllm-obs analyze FILE...`: a summary of what the logs say (table for people, JSON contract)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from vllm_obs.archive.analyze import add_theory, analyze_paths
+from vllm_obs.cli.common import UsageError
+from vllm_obs.cli.common import add_theory_flags, add_time_flags
+from vllm_obs.ingest.discovery import expand_inputs
+from vllm_obs.ingest.reader import InputError
+from vllm_obs.ingest.timestamps import TimezoneError, parse_timezone
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="summarise vLLM logs: startup memory and KV facts, load, failures",
+        description=(
+            "Read vLLM logs (any version 0.3-0.33, V0 or V1; plain, Docker json-file, "
+            "`docker logs -t`, Kubernetes CRI, compose, journald, JSON logging; .gz read "
+            "transparently) and summarise them: the engine config, model weights, memory profile, "
+            "KV cache budget/blocks/tokens, max concurrency, CUDA graph memory, every periodic stats "
+            "line, failures (insufficient KV cache, CUDA OOM, engine failures, preemptions) and HTTP "
+            "status counts. Several files are read in the order given, as one log."
+        ),
+        epilog=(
+            "JSON output (--format json) is a contract: top-level values are exactly what vLLM "
+            "printed (absent when not printed), `stats` lists each stats line in order, `errors` "
+            "has `kind` and `message`; `details` and `starts` (one summary per engine start) add "
+            "the rest.\n\n"
+            "examples:\n"
+            "  vllm-obs analyze server.log\n"
+            "  docker logs -t my-vllm 2>&1 | vllm-obs analyze -\n"
+            "  vllm-obs analyze vllm.log.2.gz vllm.log.1 vllm.log --format json\n\n"
+            "exit codes: 0 ok, 2 an input could not be read (the others are still summarised)"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "files", nargs="+", metavar="FILE",
+        help="log files, globs or directories (.gz read transparently; rotated sets put in time order); - for stdin",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
+    add_time_flags(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
+    add_theory_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vllm_obs.cli.progress import InputProgress  # rich: loaded when the command runs
+
+    paths, tz = resolve_inputs(args.files, args.timezone)
+    # A program reading JSON gets it streamed (flat memory on archives); a person gets it indented.
+    stream_json = args.format == "json" and not sys.stdout.isatty()
+    with InputProgress(paths, enabled=False if args.no_progress else None) as progress:
+        summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress, lazy=stream_json)
+    add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
+    for problem in problems:
+        print(f"vllm-obs analyze: {problem}", file=sys.stderr)
+    if problems and not any(summary["details"]["lines"].values()):
+        return 2  # nothing could be read: no empty summary
+    if stream_json:
+        from vllm_obs.fold.summary import write_json
+
+        write_json(summary, sys.stdout)
+        sys.stdout.write("\n")
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(summary, indent=1) + "\n")
+    else:
+        from rich.console import Console
+
+        from vllm_obs.archive.table import render_summary
+
+        render_summary(summary, Console())
+    return 2 if problems else 0
+
+
+def resolve_inputs(files: list[str], timezone_name: str):
+    """Inputs in reading order and the time zone, or a one-line usage error."""
+    try:
+        return expand_inputs(files), parse_timezone(timezone_name)
+    except (InputError, TimezoneError) as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,111 @@
+"""Full timestamps for log lines.
+
+vLLM stamps lines `MM-DD HH:MM:SS`: no year, no milliseconds, the container's local time. The
+outer timestamp (Docker, CRI, journald's ISO form, JSON logging) is exact and wins. Otherwise the
+year is `--year`, or inferred from the file: the first line is taken to be in the year of the
+file's modification time (the year before when its month is later than the mtime's month), and
+the year advances whenever the month goes backwards (12-31 -> 01-01). `--year` names the first
+line's year. `--timezone` names the zone vLLM's clock was in (default UTC).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from vllm_obs.parse.records import LineContext
+
+
+class TimezoneError(ValueError):
+    pass
+
+
+def parse_timezone(name: str | None):
+    if not name or name.upper() == "UTC":
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimezoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, or UTC)") from None
+
+
+def parse_outer_time(text: str, tz=timezone.utc) -> float | None:
+    """RFC 3339 (Docker, CRI), `YYYY-MM-DD HH:MM:SS[,mmm]` (JSON logging, stamps), or None."""
+    t = text.strip().strip("[]")
+    if len(t) < 19 or not t[:4].isdigit():
+        return None
+    frac = 0.0
+    head, zone = t[:19], t[19:]
+    if zone[:1] in ".,":
+        digits = ""
+        for ch in zone[1:]:
+            if not ch.isdigit():
+                break
+            digits += ch
+        frac = float("0." + digits) if digits else 0.0
+        zone = zone[1 + len(digits):]
+    try:
+        moment = datetime.strptime(head.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    if zone in ("Z", "z"):
+        moment = moment.replace(tzinfo=timezone.utc)
+    elif zone[:1] in "+-" and len(zone) >= 5:
+        sign = 1 if zone[0] == "+" else -1
+        hh, mm = int(zone[1:3]), int(zone[-2:])
+        moment = moment.replace(tzinfo=timezone(sign * timedelta(hours=hh, minutes=mm)))
+    else:
+        moment = moment.replace(tzinfo=tz)
+    return moment.timestamp() + frac
+
+
+class Timeline:
+    """Resolve each record's time for one input file, in log order."""
+
+    def __init__(self, year: int | None = None, tz=timezone.utc, path: str | None = None) -> None:
+        self.tz = tz
+        self.mtime = None
+        if year is None and path and path != "-":
+            try:
+                self.mtime = datetime.fromtimestamp(os.stat(path).st_mtime, tz)
+            except OSError:
+                self.mtime = None
+        self.year: int | None = year
+        self.last_month: int | None = None
+        self._outer_cache: tuple[str, float | None] = ("", None)
+
+    def _start_year(self, month: int) -> int:
+        reference = self.mtime or datetime.fromtimestamp(time.time(), self.tz)
+        return reference.year - 1 if month > reference.month else reference.year
+
+    def resolve(self, context: LineContext) -> float | None:
+        if context.outer_time:
+            if self._outer_cache[0] != context.outer_time:
+                self._outer_cache = (context.outer_time, parse_outer_time(context.outer_time, self.tz))
+            if self._outer_cache[1] is not None:
+                return self._outer_cache[1]
+        stamp = context.log_time
+        if not stamp or len(stamp) < 14:
+            return None
+        try:
+            month, day = int(stamp[0:2]), int(stamp[3:5])
+            hour, minute, second = int(stamp[6:8]), int(stamp[9:11]), int(stamp[12:14])
+        except ValueError:
+            return None
+        if self.year is None:
+            self.year = self._start_year(month)
+        elif self.last_month is not None and month < self.last_month:
+            self.year += 1  # 12-31 -> 01-01 (--year names the first line's year)
+        self.last_month = month
+        try:
+            return datetime(self.year, month, day, hour, minute, second, tzinfo=self.tz).timestamp()
+        except ValueError:  # 02-29 in a year without it, or junk
+            return None
+
+
+def iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

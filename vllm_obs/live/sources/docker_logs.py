@@ -1,0 +1,219 @@
+"""Follow containers through the Docker Engine API (the `docker` SDK; `DOCKER_HOST` honoured).
+
+- On start, each target container's log is read from its beginning (vLLM prints its startup
+  facts once: a sidecar that starts late must still see them), then followed.
+- A follow stream ends when the container stops or restarts. On the Docker `start` event the
+  sidecar re-attaches: for a restart of the same container it reads from the new run's start
+  time (the json-file log still holds the previous run), for a re-created container (same name,
+  new id) from its beginning; both are a new engine start for the state.
+- When the daemon goes away, sources are reported down (`vllm_obs_source_up 0`) and the
+  sidecar retries with exponential backoff; on reconnect it resumes each container from the last
+  line it read.
+
+Lines are requested with `timestamps=True`, so every line carries Docker's RFC 3339 time, which
+the parser prefers to vLLM's yearless one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+import docker
+from docker.errors import DockerException, NotFound
+from requests.exceptions import RequestException
+
+from vllm_obs.live.pipeline import Pipeline
+from vllm_obs.ingest.lines import LineSplitter
+from vllm_obs.live.state import State
+
+BACKOFF_START_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 30.0
+
+
+def rfc3339_to_unix(text: str) -> float | None:
+    """Docker's UTC RFC 3339 time with nanoseconds ("2026-05-12T07:51:36.069569496Z")."""
+    if not text or text.startswith("0001-") or not text.endswith("Z"):
+        return None
+    head, _, frac = text[:-1].partition(".")
+    try:
+        seconds = datetime.fromisoformat(head + "+00:00").timestamp()
+    except ValueError:
+        return None
+    return seconds + float("0." + (frac[:9] or "0")) if frac.isdigit() or not frac else None
+
+
+def _run_started(container) -> str | None:
+    """StartedAt of the container's current run (inspect data; list data has a bare string)."""
+    state = container.attrs.get("State")
+    return state.get("StartedAt") if isinstance(state, dict) else None
+
+
+def _started_at(container) -> float | None:
+    """The container's current run start as a Unix time."""
+    return rfc3339_to_unix(_run_started(container) or "")
+
+
+class DockerFollower:
+    def __init__(self, names: list[str], labels: list[str], pipeline: Pipeline, state: State, client_factory=docker.from_env) -> None:
+        self.names = {n.lstrip("/") for n in names}
+        self.labels = list(labels)
+        self.pipeline = pipeline
+        self.state = state
+        self.client_factory = client_factory
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._streams: dict[str, threading.Thread] = {}  # container id -> follow thread
+        self._last_line_at: dict[str, float] = {}  # container id -> Docker time just after the last line read
+        self._known: dict[str, str] = {}  # container id -> source name, for every container followed
+        self._runs: dict[str, str] = {}  # container id -> StartedAt of the run being followed
+        self._thread = threading.Thread(target=self._supervise, name="vllm-obs-docker", daemon=True)
+        self._client = None
+        self._events = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        events = self._events
+        if events is not None:
+            try:
+                events.close()
+            except Exception:  # noqa: BLE001 - closing a dead stream
+                pass
+        self._thread.join(5)
+
+    # -- which containers -------------------------------------------------------------------------
+
+    def _matches(self, container) -> bool:
+        if container.name in self.names or container.id in self.names or container.short_id in self.names:
+            return True
+        if any(container.id.startswith(n) for n in self.names if len(n) >= 12):
+            return True
+        container_labels = container.labels or {}
+        for item in self.labels:
+            key, _, value = item.partition("=")
+            if container_labels.get(key) == value:
+                return True
+        return False
+
+    def _targets(self, client) -> list:
+        found = {}
+        for name in self.names:
+            try:
+                c = client.containers.get(name)
+                found[c.id] = c
+            except NotFound:
+                continue
+        for item in self.labels:
+            for c in client.containers.list(all=True, filters={"label": item}):
+                found[c.id] = c
+        return list(found.values())
+
+    # -- supervision --------------------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        backoff = BACKOFF_START_SECONDS
+        connected_before = False
+        while not self._stop.is_set():
+            try:
+                client = self.client_factory()
+                client.ping()
+                self._client = client
+                # Subscribe first, then list: a start between the two is not missed.
+                self._events = client.events(decode=True, filters={"type": "container"}, since=int(time.time()))
+                if connected_before:
+                    for source in set(self._known.values()):
+                        self.state.reconnected(source)
+                connected_before = True
+                for container in self._targets(client):
+                    if container.status == "running":
+                        self._attach(container, since=self._last_line_at.get(container.id))
+                    else:
+                        self.state.set_up(container.name, False)
+                backoff = BACKOFF_START_SECONDS
+                for event in self._events:
+                    if self._stop.is_set():
+                        break
+                    self._on_event(client, event)
+            except (DockerException, RequestException, OSError, ValueError):
+                pass
+            if self._stop.is_set():
+                break
+            for source in set(self._known.values()) | self.names:
+                self.state.set_up(source, False)
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
+
+    def _on_event(self, client, event: dict) -> None:
+        action = event.get("Action") or event.get("status")
+        if action != "start":
+            return
+        cid = event.get("id") or (event.get("Actor") or {}).get("ID")
+        if not cid:
+            return
+        try:
+            container = client.containers.get(cid)
+        except NotFound:
+            return
+        if not self._matches(container):
+            return
+        source = container.name
+        run = _run_started(container)
+        if self._runs.get(cid) == run:
+            return  # a run we already follow (the subscription can replay its start event)
+        if cid in self._known:
+            # The same container restarted: read only the new run (its log keeps the old one).
+            # Resume just after the last line read: Docker stamps a run's first lines slightly
+            # before the StartedAt it reports, so StartedAt would lose them.
+            self.pipeline.engine_restarted(source)
+            since = self._last_line_at.get(cid) or _started_at(container)
+            self._attach(container, since=since, restart=True)
+        elif source in self._known.values():
+            # Re-created under the same name: a new container, read from its beginning.
+            self.pipeline.engine_restarted(source)
+            self._attach(container, since=None)
+        else:
+            self._attach(container, since=None)
+
+    def _attach(self, container, since: float | None, restart: bool = False) -> None:
+        with self._lock:
+            running = self._streams.get(container.id)
+            if running is not None and running.is_alive():
+                if not restart:
+                    return
+                # A restart: the old run's stream ends with its container; let it finish first
+                # so its last lines are not interleaved with the new run's.
+                running.join(10)
+            self._known[container.id] = container.name
+            self._runs[container.id] = _run_started(container)
+            thread = threading.Thread(target=self._follow, args=(container, since), name=f"vllm-obs-docker-{container.name}", daemon=True)
+            self._streams[container.id] = thread
+        self.state.set_up(container.name, True)
+        thread.start()
+
+    def _follow(self, container, since: float | None) -> None:
+        source = container.name
+        splitter = LineSplitter()
+        kwargs = {"stream": True, "follow": True, "timestamps": True}
+        if since:
+            kwargs["since"] = since
+        try:
+            for chunk in container.logs(**kwargs):
+                if self._stop.is_set():
+                    break
+                lines = splitter.feed(chunk)
+                if not lines:
+                    continue
+                last = rfc3339_to_unix(lines[-1].split(" ", 1)[0])
+                if last is not None:  # resume just after it if the daemon goes away
+                    self._last_line_at[container.id] = last + 1e-6
+                self.pipeline.lines(source, lines)
+            self.pipeline.lines(source, splitter.flush())
+        except (DockerException, RequestException, OSError, ValueError):
+            pass
+        finally:
+            # The stream ends when the container stops; a `start` event re-attaches.
+            self.state.set_up(source, False)

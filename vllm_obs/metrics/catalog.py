@@ -1,0 +1,122 @@
+"""The one metric catalog: every metric vllm-obs exports, with its type, unit, help and labels.
+
+The collector builds its families from this table, `docs/metrics.md` is generated from it
+(`python -m vllm_obs.metrics.catalog > docs/metrics.md`), and the naming, docs and dashboard tests check
+against it. Names follow Prometheus' naming guide: the `vllm_obs_` prefix, base units in the
+name (`_bytes`, `_seconds`, `_tokens`, `_ratio` for 0..1), `_total` on counters, no colons.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+# Labels on every per-engine metric: where the log came from, the model it serves (served name,
+# else model path), and the data-parallel engine index ("" when not data parallel).
+ENGINE_LABELS = ("source", "model", "engine")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # full exposed name; counters include the _total suffix
+    type: str  # gauge | counter | info
+    unit: str  # base unit word as in the name ("bytes", "seconds", "tokens", "ratio", "requests", "")
+    help: str
+    labels: tuple[str, ...] = ENGINE_LABELS
+    group: str = "observed"  # observed | theory | self
+    promql: str = ""  # a query that shows it well (written into the docs)
+
+
+METRICS: tuple[Metric, ...] = (
+    # -- observed: startup facts (hold until the next engine start) ------------------------------
+    Metric("vllm_obs_model_weights_bytes", "gauge", "bytes", "GPU memory the model weights took on one GPU, as vLLM logged it ('Model loading took X GiB').",
+           promql="vllm_obs_model_weights_bytes / 2^30"),
+    Metric("vllm_obs_model_load_seconds", "gauge", "seconds", "Time vLLM took to load the model weights."),
+    Metric("vllm_obs_gpu_memory_total_bytes", "gauge", "bytes", "Total memory of one GPU as torch reported it in vLLM's memory profile."),
+    Metric("vllm_obs_gpu_memory_utilization_ratio", "gauge", "ratio", "The gpu_memory_utilization vLLM runs with (0..1)."),
+    Metric("vllm_obs_kv_cache_memory_bytes", "gauge", "bytes", "KV cache budget per GPU vLLM computed at startup (can be negative when nothing is left).",
+           promql="vllm_obs_kv_cache_memory_bytes / 2^30"),
+    Metric("vllm_obs_kv_cache_capacity_tokens", "gauge", "tokens", "Tokens the KV cache can hold ('GPU KV cache size', or GPU blocks x block size)."),
+    Metric("vllm_obs_kv_cache_gpu_blocks", "gauge", "", "KV cache blocks on the GPU."),
+    Metric("vllm_obs_kv_cache_cpu_blocks", "gauge", "", "KV cache blocks of CPU swap space (V0)."),
+    Metric("vllm_obs_max_concurrency_requests", "gauge", "requests", "Requests of max_model_len tokens that fit in the KV cache at once, as vLLM logged it."),
+    Metric("vllm_obs_max_model_len_tokens", "gauge", "tokens", "The engine's max_model_len."),
+    Metric("vllm_obs_cuda_graph_memory_bytes", "gauge", "bytes", "GPU memory CUDA graph capture took."),
+    # -- observed: periodic stats (stale after the TTL: vLLM stops printing them when idle) ------
+    Metric("vllm_obs_prompt_throughput_tokens_per_second", "gauge", "tokens_per_second", "Prompt (prefill) throughput from vLLM's last stats line."),
+    Metric("vllm_obs_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Generation (decode) throughput from vLLM's last stats line.",
+           promql="vllm_obs_generation_throughput_tokens_per_second / vllm_obs_theoretical_generation_throughput_tokens_per_second"),
+    Metric("vllm_obs_requests_running", "gauge", "requests", "Requests running in the engine (last stats line)."),
+    Metric("vllm_obs_requests_waiting", "gauge", "requests", "Requests waiting for the engine (V1 Waiting, V0 Pending)."),
+    Metric("vllm_obs_requests_swapped", "gauge", "requests", "Requests swapped to CPU memory (V0 only)."),
+    Metric("vllm_obs_kv_cache_usage_ratio", "gauge", "ratio", "Fraction of the GPU KV cache in use (last stats line), 0..1.",
+           promql="max_over_time(vllm_obs_kv_cache_usage_ratio[5m]) > 0.9"),
+    Metric("vllm_obs_cpu_kv_cache_usage_ratio", "gauge", "ratio", "Fraction of the CPU swap KV cache in use (V0), 0..1."),
+    Metric("vllm_obs_prefix_cache_hit_ratio", "gauge", "ratio", "Prefix cache hit rate over vLLM's last stats interval, 0..1."),
+    Metric("vllm_obs_stats_lines_total", "counter", "", "Periodic stats lines read for this engine.",
+           promql="rate(vllm_obs_stats_lines_total[5m])"),
+    # -- observed: events -------------------------------------------------------------------------
+    Metric("vllm_obs_preemptions_total", "counter", "", "Requests preempted for lack of KV cache space (V0 cumulative count, V1 per-interval counts summed).",
+           promql="increase(vllm_obs_preemptions_total[5m])"),
+    Metric("vllm_obs_errors_total", "counter", "", "Failures and warnings by kind: insufficient_kv_cache, no_kv_cache_memory, cuda_oom, engine_startup_failed, engine_fatal, worker_died, preemption.",
+           labels=ENGINE_LABELS + ("kind",), promql="sum by (kind) (increase(vllm_obs_errors_total[10m]))"),
+    Metric("vllm_obs_engine_starts_total", "counter", "", "Engine starts seen in the log (a container restart, or a new engine in the same stream).",
+           labels=("source",), promql="increase(vllm_obs_engine_starts_total[1h])"),
+    Metric("vllm_obs_http_requests_total", "counter", "", "HTTP requests from uvicorn's access lines by method, status and path (paths outside an allow-list are 'other').",
+           labels=("source", "method", "status", "path"), promql='sum by (status) (rate(vllm_obs_http_requests_total[5m]))'),
+    Metric("vllm_obs_engine_info", "info", "", "The engine's configuration as labels (value 1).",
+           labels=ENGINE_LABELS + ("version", "engine_version", "dtype", "quantization", "kv_cache_dtype", "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size")),
+    # -- theory (when the model and GPU are known) -----------------------------------------------
+    Metric("vllm_obs_theoretical_model_weights_bytes", "gauge", "bytes", "Weight memory per GPU computed from the model's config and dtype.", group="theory",
+           promql="vllm_obs_model_weights_bytes / vllm_obs_theoretical_model_weights_bytes"),
+    Metric("vllm_obs_theoretical_kv_cache_bytes_per_token", "gauge", "bytes", "KV cache bytes per token per GPU (2 x layers x KV heads per rank x head_dim x dtype bytes).", group="theory"),
+    Metric("vllm_obs_theoretical_kv_cache_capacity_tokens", "gauge", "tokens", "KV capacity vLLM's block arithmetic gives for the logged KV budget.", group="theory",
+           promql="vllm_obs_kv_cache_capacity_tokens / vllm_obs_theoretical_kv_cache_capacity_tokens"),
+    Metric("vllm_obs_theoretical_max_concurrency_requests", "gauge", "requests", "Max concurrency at max_model_len from vLLM's block arithmetic.", group="theory"),
+    Metric("vllm_obs_theoretical_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Decode throughput ceiling (roofline) at the current running batch.", group="theory"),
+    Metric("vllm_obs_theoretical_prompt_throughput_tokens_per_second", "gauge", "tokens_per_second", "Prefill throughput ceiling (compute roofline).", group="theory"),
+    # -- self -------------------------------------------------------------------------------------
+    Metric("vllm_obs_log_lines_total", "counter", "", "Log lines read, by result: matched (a vLLM line vllm-obs understands), unmatched, error (the parser failed on it).",
+           labels=("source", "result"), group="self", promql="sum by (result) (rate(vllm_obs_log_lines_total[5m]))"),
+    Metric("vllm_obs_last_log_line_timestamp_seconds", "gauge", "seconds", "Unix time the last log line was read from the source.",
+           labels=("source",), group="self", promql="time() - vllm_obs_last_log_line_timestamp_seconds"),
+    Metric("vllm_obs_source_up", "gauge", "", "1 while the source (container, file) is being followed, 0 while it is unreachable.",
+           labels=("source",), group="self"),
+    Metric("vllm_obs_source_reconnects_total", "counter", "", "Times the sidecar re-attached to a source (container restart, file rotation, daemon back).",
+           labels=("source",), group="self"),
+    Metric("vllm_obs_build_info", "info", "", "vllm-obs build information (value 1).", labels=("version", "python_version"), group="self"),
+)
+
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def exposed_names(metric: Metric) -> tuple[str, ...]:
+    """Series names Prometheus will see for a metric (info metrics get `_info`)."""
+    if metric.type == "info":
+        return (metric.name if metric.name.endswith("_info") else metric.name + "_info",)
+    return (metric.name,)
+
+
+def render_markdown() -> str:
+    lines = [
+        "# Metrics",
+        "",
+        "Generated from `vllm_obs/metrics/catalog.py` (`python -m vllm_obs.metrics.catalog > docs/metrics.md`); a test keeps them equal.",
+        "",
+        "Startup facts hold until the next engine start. Periodic stats go stale: vLLM stops printing its stats "
+        "line when idle, so the sidecar drops those gauges after `--stats-ttl` seconds without a stats line "
+        "(\"no line\" means idle, not \"last value forever\"). Counters never decrease.",
+        "",
+    ]
+    for group, title in (("observed", "Observed (from the log)"), ("theory", "Theory (from model config and GPU)"), ("self", "The exporter itself")):
+        lines += [f"## {title}", "", "| name | type | labels | help |", "|---|---|---|---|"]
+        for m in METRICS:
+            if m.group == group:
+                help_text = m.help + (f" Query: `{m.promql}`" if m.promql else "")
+                lines.append(f"| `{m.name}` | {m.type} | {', '.join(m.labels)} | {help_text} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render_markdown())
