@@ -11,6 +11,8 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from logtools import days_later
+
 from vllm_obs.ingest.discovery import expand_inputs, order_rotated
 from vllm_obs.parse.records import LineContext
 from vllm_obs.ingest.timestamps import Timeline, parse_outer_time, parse_timezone
@@ -95,8 +97,8 @@ def test_year_inferred_from_the_file_mtime(tmp_path: Path) -> None:
 
 def test_several_restarts_are_separate_starts(tmp_path: Path) -> None:
     log = tmp_path / "restarts.log"
-    one_run = LOG_060.read_bytes()
-    log.write_bytes(one_run * 3)
+    one_run = LOG_060.read_text()
+    log.write_text("".join(days_later(one_run, days) for days in range(3)))
     code, summary, _ = analyze(str(log))
     assert code == 0
     assert summary["details"]["engine_starts"] == 3 and len(summary["starts"]) == 3

@@ -88,7 +88,7 @@ def test_empty_file_and_binary_junk(tmp_path: Path) -> None:
     result = run("analyze", str(empty), str(junk), "--format", "json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert "stats" not in summary and summary["details"]["lines"]["error"] == 0
+    assert summary["stats"] == [] and summary["errors"] == [] and summary["details"]["lines"]["error"] == 0
     # 100 newlines inside range(256) x 100, 10 more, and the final 10 MB line without one.
     assert summary["details"]["lines"]["unmatched"] == 111
 

@@ -195,7 +195,7 @@ def test_hard_wrapped_engine_config_line_is_joined() -> None:
     parser = LineParser()
     parser.feed(first)
     (_, record), = parser.feed("INFO 04-08 03:47:58 [loader.py:1] Loading weights took 3.87 seconds Model loading took 1.5 GiB and 2.0 seconds")
-    assert record.KIND == "model_weights"
+    assert record.kind == "model_weights"
 
 
 def test_v1_opt_in_config_line_is_told_by_its_file() -> None:

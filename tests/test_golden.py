@@ -52,7 +52,7 @@ def test_streamed_json_equals_the_materialized_summary(log: Path) -> None:
     the compact json.dumps of the materialized summary."""
     import io
 
-    from vllm_obs.fold.summary import write_json
+    from vllm_obs.fold.jsonstream import write_json
 
     materialized, _ = analyze_paths([str(log)], year=2026)
     lazy, _ = analyze_paths([str(log)], year=2026, lazy=True)

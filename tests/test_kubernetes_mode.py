@@ -10,11 +10,12 @@ from vllm_obs.live.sources.kubernetes import source_from_pod_log_path
 LOG = Path(__file__).resolve().parent.parent / "samples" / "real-logs" / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log"
 
 
-def cri(lines: list[str], split_long: bool = True) -> str:
-    """Lines as the kubelet writes them; long ones split into P partials plus an F end."""
+def cri(lines: list[str], split_long: bool = True, day: int = 21) -> str:
+    """Lines as the kubelet writes them (time moving forward); long ones split into P partials
+    plus an F end."""
     out = []
     for i, line in enumerate(lines):
-        stamp = f"2026-11-21T16:25:{i % 60:02d}.{i:09d}Z"
+        stamp = f"2026-11-{day:02d}T16:{25 + i // 600:02d}:{i // 10 % 60:02d}.{i % 10:09d}Z"
         if split_long and len(line) > 200:
             for start in range(0, len(line) - 200, 200):
                 out.append(f"{stamp} stdout P {line[start:start + 200]}")
@@ -42,7 +43,7 @@ def test_node_mode_follows_cri_files_with_partials_and_restarts(tmp_path: Path) 
         assert sidecar.value("vllm_obs_kv_cache_capacity_tokens", **source) == 395712
         assert sidecar.value("vllm_obs_model_weights_bytes", **source) == 15.27 * 2**30
         # The kubelet starts 1.log when the container restarts: same source, a new engine start.
-        (container_dir / "1.log").write_text(cri(lines))
+        (container_dir / "1.log").write_text(cri(lines, day=22))
         wait_for(lambda: sidecar.value("vllm_obs_engine_starts_total", **source) == 2, 30, "the restart")
         wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2 * 2481, 30, "the second file")
     finally:

@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.ingest.reader import iter_lines
 from vllm_obs.parse.records import HttpAccess
-from vllm_obs.fold.summary import Summarizer
+from vllm_obs.fold.fold import Fold
+from vllm_obs.fold.summary import summarize
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 LOGS = sorted(p for p in SAMPLES.rglob("*") if p.name.endswith((".log", ".log.gz")))
 
 
 def via_feed(lines: list[str]) -> tuple[dict, dict, list]:
-    parser, summarizer, access = LineParser("x"), Summarizer(), []
+    parser, summarizer, access = LineParser("x"), Fold(), []
     for line in lines:
         for context, record in parser.feed(line):
             summarizer.add(context, record)
@@ -27,11 +28,11 @@ def via_feed(lines: list[str]) -> tuple[dict, dict, list]:
     for context, record in parser.flush():
         summarizer.add(context, record)
     summarizer.add_counts(parser.counts)
-    return summarizer.summary(), parser.counts, sorted(access)
+    return summarize(summarizer), parser.counts, sorted(access)
 
 
 def via_scan(lines: list[str]) -> tuple[dict, dict, list]:
-    parser, summarizer, access = LineParser("x"), Summarizer(), []
+    parser, summarizer, access = LineParser("x"), Fold(), []
 
     def on_access(counts):
         summarizer.add_http_counts(counts)
@@ -42,7 +43,7 @@ def via_scan(lines: list[str]) -> tuple[dict, dict, list]:
     for context, record in parser.flush():
         summarizer.add(context, record)
     summarizer.add_counts(parser.counts)
-    return summarizer.summary(), parser.counts, sorted(access)
+    return summarize(summarizer), parser.counts, sorted(access)
 
 
 @pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(SAMPLES)) for p in LOGS])

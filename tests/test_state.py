@@ -8,6 +8,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
 
+from logtools import days_later
+
 from vllm_obs.metrics.collector import StateCollector
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.ingest.reader import iter_lines
@@ -76,7 +78,11 @@ def test_restart_inside_one_stream_is_a_new_start_and_counters_never_decrease() 
     log = list(iter_lines(str(SAMPLES / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log")))
     feed(state, "s", log)
     first = scrape(state)
-    feed(state, "s", log)  # the same server started again in the same stream
+    # The same server started again in the same stream, a day later (a log never goes back in
+    # time: an earlier stamp would be an excerpt pasted out of order, not a restart).
+    later = [days_later(line, 1) for line in log]
+    assert later != log
+    feed(state, "s", later)
     second = scrape(state)
     assert value(first, "vllm_obs_engine_starts_total", source="s") == 1
     assert value(second, "vllm_obs_engine_starts_total", source="s") == 2
@@ -109,5 +115,5 @@ def test_a_failure_echoed_by_every_rank_counts_once() -> None:
     lines = [f"(Worker_TP{rank} pid={10 + rank}) ERROR 03-13 09:00:43 [core.py:330] {oom}" for rank in range(4)] + [oom]
     feed(state, "tp", lines)
     assert value(scrape(state), "vllm_obs_errors_total", source="tp", kind="cuda_oom") == 1
-    # The sidecar's summarizer keeps no error list: memory does not grow with the warnings.
-    assert state._sources["tp"].summarizer.current.errors == []
+    # The sidecar's fold keeps no error list: memory does not grow with the warnings.
+    assert state._sources["tp"].fold.current.errors == []

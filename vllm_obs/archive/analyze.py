@@ -1,46 +1,41 @@
-"""Read inputs, parse every line, and fold the records into one summary."""
+"""`analyze`'s work: read the inputs through the one driver, fold them, summarise the starts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timezone, tzinfo
+from typing import Any
 
-from datetime import timezone
-from itertools import chain
-
-from vllm_obs.parse.parser import LineParser
-from vllm_obs.ingest.reader import InputError, iter_line_batches
-from vllm_obs.fold.summary import Summarizer, theory_facts
+from vllm_obs.fold.facts import theory_inputs
+from vllm_obs.fold.fold import Fold
+from vllm_obs.fold.summary import summarize
 from vllm_obs.ingest.timestamps import Timeline
+from vllm_obs.parse.driver import read_paths
 
 
-def analyze_paths(paths: Iterable[str], year: int | None = None, tz=timezone.utc, progress=None, lazy: bool = False) -> tuple[dict, list[str]]:
-    """Summarise the inputs in the order given; returns (summary, one-line input errors).
-    `progress` (see progress.py) is told about every batch read; `lazy` gives stats lists that
-    are built while written (summary.write_json), for archives."""
-    summarizer = Summarizer()
-    problems: list[str] = []
-    for path in paths:
-        parser = LineParser(source=path)
-        summarizer.resolve_time = Timeline(year, tz, path).resolve
-        add = summarizer.add
-        on_progress = progress.file(path) if progress is not None else None
-        try:
-            parser.scan(chain.from_iterable(iter_line_batches(path, on_progress=on_progress)), add, summarizer.add_http_counts)
-        except InputError as exc:
-            problems.append(str(exc))
-        for context, record in parser.flush():
-            add(context, record)
-        summarizer.add_counts(parser.counts)
-    return summarizer.summary(lazy=lazy), problems
+def analyze_paths(
+    paths: Iterable[str], year: int | None = None, tz: tzinfo = timezone.utc, progress: Any = None, lazy: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """Summarise the inputs in the order given, as one log; returns (summary, one-line input
+    errors). `progress` (cli/progress.py) is told about every batch read; `lazy` gives stats
+    lists that are built while written (fold/jsonstream.write_json), for archives."""
+    fold = Fold()
+
+    def open_sink(path: str) -> Fold:
+        fold.resolve_time = Timeline(year, tz, path).resolve
+        return fold
+
+    problems = read_paths(paths, open_sink, progress)
+    return summarize(fold, lazy=lazy), problems
 
 
-def add_theory(summary: dict, model: str | None = None, model_config: str | None = None, gpu: str | None = None) -> None:
+def add_theory(summary: dict[str, Any], model: str | None = None, model_config: str | None = None, gpu: str | None = None) -> None:
     """Add a `theory` object beside the observed values, at the top and for each engine start,
     when the model (log or flag) and the GPU (flag or the log's total memory) are known."""
     from vllm_obs.theory.join import theory_for_summary  # the theory engine loads its catalogs lazily
 
-    def theory(part: dict) -> dict | None:
-        facts = theory_facts({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
+    def theory(part: dict[str, Any]) -> dict[str, Any] | None:
+        facts = theory_inputs({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
         # The join compares the best decode rate per running request: find it in one streaming
         # pass rather than holding every stats entry (archives have tens of thousands).
         candidates = (s for s in part.get("stats") or () if s.get("generation_tps") and s.get("running"))

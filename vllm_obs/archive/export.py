@@ -7,8 +7,7 @@ what Prometheus would have stored had the sidecar been running: stats gauges van
 after the TTL when vLLM went idle, counters only grow, theory gauges are there when the model
 and GPU are known.
 
-OpenMetrics requires each family's samples together, so samples are spooled to one temporary
-file per family and concatenated at the end: memory does not grow with the archive.
+Samples are spooled per family (metrics/openmetrics.py): memory does not grow with the archive.
 Backfill: `promtool tsdb create-blocks-from openmetrics out.om DATA_DIR` (docs/backfill.md).
 """
 
@@ -16,19 +15,17 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
-from datetime import timezone
+from datetime import timezone, tzinfo
+from typing import IO, Any
 
-from vllm_obs.metrics.catalog import BY_NAME
-from vllm_obs.metrics.collector import iter_samples
 from vllm_obs.ingest.discovery import rotation_key
-from vllm_obs.parse.parser import LineParser
-from vllm_obs.ingest.reader import InputError, iter_line_batches
-from vllm_obs.parse.records import Stats
-from vllm_obs.live.state import State
 from vllm_obs.ingest.timestamps import Timeline
+from vllm_obs.live.state import State, TheoryProvider
+from vllm_obs.metrics.collector import iter_samples
+from vllm_obs.metrics.openmetrics import FamilySpool
+from vllm_obs.parse.driver import read_paths
+from vllm_obs.parse.records import LineContext, Record, Stats
 
 
 class LogClock:
@@ -45,71 +42,16 @@ class LogClock:
             self.now = seconds
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _format_value(value: float) -> str:
-    value = float(value)
-    if value - value != 0.0:  # inf or nan
-        return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")
-    return repr(value)
-
-
-class FamilySpool:
-    """One temporary file of samples per metric family; concatenated at the end."""
-
-    def __init__(self) -> None:
-        self.dir = tempfile.mkdtemp(prefix="vllm-obs-export-")
-        self.families: dict[str, tuple[str, str, object]] = {}  # name -> (type, help, file)
-        self.samples = 0
-        # (catalog name, labels...) -> (family file, 'name{labels} '): formatted once per series.
-        self._series: dict[tuple, tuple] = {}
-
-    def write(self, name: str, labels: dict[str, str], value: float, timestamp: str) -> None:
-        """One sample: `name` is the catalog name (counters end in _total, info in _info)."""
-        key = (name, *labels.items())
-        entry = self._series.get(key)
-        if entry is None:
-            spec = BY_NAME[name]
-            family = name.removesuffix("_total") if spec.type == "counter" else name.removesuffix("_info") if spec.type == "info" else name
-            handle = self.families.get(family)
-            if handle is None:
-                handle = open(os.path.join(self.dir, f"{len(self.families)}.om"), "w")  # noqa: SIM115
-                self.families[family] = (spec.type, spec.help, handle)
-            else:
-                handle = handle[2]
-            sample = name if spec.type != "info" or name.endswith("_info") else name + "_info"
-            text = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
-            entry = self._series[key] = (handle, f"{sample}{{{text}}} " if text else f"{sample} ")
-        entry[0].write(entry[1] + _format_value(value) + timestamp)
-        self.samples += 1
-
-    def finish(self, out) -> None:
-        for name, (kind, help_text, handle) in self.families.items():
-            handle.close()
-            out.write(f"# TYPE {name} {kind}\n# HELP {name} {_escape(help_text)}\n")
-            with open(handle.name) as f:
-                shutil.copyfileobj(f, out)
-        out.write("# EOF\n")
-
-    def close(self) -> None:
-        for _kind, _help, handle in self.families.values():
-            if not handle.closed:
-                handle.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def export_openmetrics(
     paths: Iterable[str],
-    out,
+    out: IO[str],
     interval_seconds: float = 15.0,
     stats_ttl_seconds: float = 60.0,
     year: int | None = None,
-    tz=timezone.utc,
-    theory_provider=None,
-    progress=None,
-) -> tuple[dict, list[str]]:
+    tz: tzinfo = timezone.utc,
+    theory_provider: TheoryProvider | None = None,
+    progress: Any = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
     clock = LogClock()
     state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
@@ -118,7 +60,8 @@ def export_openmetrics(
     last_scrape: float | None = None
     pending_stats: float | None = None  # a stats line's time, scraped once its timestamp is complete
     scrapes = 0
-    first = last = None
+    first: float | None = None
+    last: float | None = None
     problems: list[str] = []
 
     def scrape_at(moment: float) -> None:
@@ -148,42 +91,36 @@ def export_openmetrics(
                 scrape_at(next_scrape)
             next_scrape += interval_seconds
 
-    try:
-        for path in paths:
+    class Sink:
+        """One input's records into the state, scraped as log time passes."""
+
+        def __init__(self, path: str) -> None:
             # One source per log, across its rotations (vllm.log.2.gz, vllm.log.1, vllm.log).
-            source = os.path.basename(rotation_key(path).base) if path != "-" else "stdin"
-            timeline = Timeline(year, tz, path)
-            parser = LineParser(source=path)
-            counted = dict(parser.counts)
+            self.source = os.path.basename(rotation_key(path).base) if path != "-" else "stdin"
+            self.timeline = Timeline(year, tz, path)
 
-            def on_record(context, record, timeline=timeline, source=source):
-                nonlocal first, last, pending_stats
-                seconds = timeline.resolve(context)
-                if seconds is not None:
-                    if first is None:
-                        first = seconds
-                    scrape_until(seconds)  # everything before this line is in the scrapes up to now
-                    clock.advance(seconds)
-                    last = clock.now
-                state.apply(source, context, record)
-                if type(record) is Stats and seconds is not None:
-                    # Scraped when a later line arrives: every stats line is kept at its own time.
-                    pending_stats = clock.now
+        def record(self, context: LineContext, record: Record) -> None:
+            nonlocal first, last, pending_stats
+            seconds = self.timeline.resolve(context)
+            if seconds is not None:
+                if first is None:
+                    first = seconds
+                scrape_until(seconds)  # everything before this line is in the scrapes up to now
+                clock.advance(seconds)
+                last = clock.now
+            state.apply(self.source, context, record)
+            if isinstance(record, Stats) and seconds is not None:
+                # Scraped when a later line arrives: every stats line is kept at its own time.
+                pending_stats = clock.now
 
-            def on_access(counts, source=source):
-                state.add_http_counts(source, counts)  # at the time of the last dated line
+        def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None:
+            state.add_http_counts(self.source, counts)  # at the time of the last dated line
 
-            on_progress = progress.file(path) if progress is not None else None
-            try:
-                batches = iter_line_batches(path, on_progress=on_progress)
-                for batch in batches:
-                    parser.scan(batch, on_record, on_access)
-                    state.add_line_counts(source, {k: parser.counts[k] - counted.get(k, 0) for k in parser.counts})
-                    counted = dict(parser.counts)
-            except InputError as exc:
-                problems.append(str(exc))
-            for context, record in parser.flush():
-                on_record(context, record)
+        def line_counts(self, delta: dict[str, int]) -> None:
+            state.add_line_counts(self.source, delta)
+
+    try:
+        problems = read_paths(paths, Sink, progress)
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
         spool.finish(out)

@@ -103,8 +103,8 @@ def findings(summary: dict) -> list[str]:
         out.append(f"Up to {waiting:,} requests waited for the engine at once (peak running: {details.get('peak_running', 0):,}).")
 
     # Other failures.
-    kinds = Counter(e["kind"] for e in summary.get("errors", []) if e["kind"] in ("cuda_oom", "engine_fatal", "worker_died"))
-    for kind, n in kinds.most_common():
+    failure_kinds = Counter(e["kind"] for e in summary.get("errors", []) if e["kind"] in ("cuda_oom", "engine_fatal", "worker_died"))
+    for kind, n in failure_kinds.most_common():
         out.append(f"{FAILURE_KINDS[kind][0].upper() + FAILURE_KINDS[kind][1:]}: {n} time{'s' if n > 1 else ''}.")
 
     # Throughput against the ceiling, capacity against theory.

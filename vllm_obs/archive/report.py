@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from vllm_obs.archive.findings import findings, parse_time
-from vllm_obs.fold.summary import theory_facts
+from vllm_obs.fold.facts import theory_inputs
 
 # (summary key, label, unit) for the capacity table.
 TABLE_ROWS = (
@@ -200,12 +200,12 @@ def _plots(start: dict, decode_ceiling) -> list[Plot]:
 
 
 def build_report(summary: dict, inputs: list[str], model=None, model_config=None, gpu=None) -> Report:
-    from vllm_obs.theory.provider import make_provider
+    from vllm_obs.live.theory_provider import make_provider
 
     provider = make_provider(model=model, model_config=model_config, gpu=gpu)
     sections = []
     for start in summary.get("starts", []):
-        theory = provider(theory_facts(start, start.get("details", {})))
+        theory = provider(theory_inputs(start, start.get("details", {})))
         decode = theory.decode_tokens_per_second if theory else None
         sections.append(
             StartSection(

@@ -93,8 +93,9 @@ def render_summary(summary: dict, console: Console) -> None:
     theory = summary.get("theory")
     if theory:
         compare = Table(title=f"Observed vs theory ({theory.get('model')}, {theory.get('gpu') or 'GPU from the log'})", header_style="bold")
-        for column, justify in (("what", "left"), ("observed", "right"), ("theory", "right"), ("ratio", "right")):
-            compare.add_column(column, justify=justify)
+        compare.add_column("what", justify="left")
+        for column in ("observed", "theory", "ratio"):
+            compare.add_column(column, justify="right")
         for key, row in theory.get("observed_vs_theory", {}).items():
             ratio = row.get("ratio")
             style = "" if ratio is None or abs(ratio - 1) <= 0.05 else "yellow"

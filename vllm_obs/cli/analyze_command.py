@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if problems and not any(summary["details"]["lines"].values()):
         return 2  # nothing could be read: no empty summary
     if stream_json:
-        from vllm_obs.fold.summary import write_json
+        from vllm_obs.fold.jsonstream import write_json
 
         write_json(summary, sys.stdout)
         sys.stdout.write("\n")

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.cli.analyze_command import resolve_inputs
     from vllm_obs.archive.export import export_openmetrics
     from vllm_obs.cli.progress import InputProgress
-    from vllm_obs.theory.provider import make_provider
+    from vllm_obs.live.theory_provider import make_provider
 
     if args.interval <= 0 or args.stats_ttl <= 0:
         raise UsageError("--interval and --stats-ttl must be positive")

@@ -1,6 +1,6 @@
 """`vllm-obs parse FILE...`: one JSON record per recognised line (JSONL).
 
-The same code path as the golden tests: reader -> LineParser -> record_to_dict.
+The same code path as the golden tests: the input driver (parse/driver.py) -> record_to_dict.
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ import argparse
 import json
 import sys
 
-from vllm_obs.parse.parser import LineParser
-from vllm_obs.ingest.reader import InputError, iter_lines
-from vllm_obs.parse.records import record_to_dict
+from typing import IO
+
+from vllm_obs.parse.driver import read_paths
+from vllm_obs.parse.records import LineContext, Record, record_to_dict
 
 
 def register(subparsers) -> None:
@@ -39,21 +40,33 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+class _JsonLines:
+    """Records of one input as JSON lines (the input driver's sink)."""
+
+    def __init__(self, path: str, out: IO[str], with_context: bool) -> None:
+        self.path, self.out, self.with_context = path, out, with_context
+        self.counts = {"matched": 0, "unmatched": 0, "error": 0}
+
+    def record(self, context: LineContext, record: Record) -> None:
+        self.out.write(json.dumps(record_to_dict(record, context if self.with_context else None)) + "\n")
+
+    def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None:
+        pass  # every access line reaches `record` (every_record=True)
+
+    def line_counts(self, delta: dict[str, int]) -> None:
+        for key, n in delta.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+
+
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     failed = False
     for path in args.files:
-        parser = LineParser(source=path)
-        try:
-            for line in iter_lines(path):
-                for context, record in parser.feed(line):
-                    out.write(json.dumps(record_to_dict(record, None if args.no_context else context)) + "\n")
-        except InputError as exc:
-            print(f"vllm-obs parse: {exc}", file=sys.stderr)
+        sink = _JsonLines(path, out, not args.no_context)
+        for problem in read_paths([path], lambda _path: sink, every_record=True):
+            print(f"vllm-obs parse: {problem}", file=sys.stderr)
             failed = True
-        for context, record in parser.flush():
-            out.write(json.dumps(record_to_dict(record, None if args.no_context else context)) + "\n")
         if args.counts:
-            print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in parser.counts.items()), file=sys.stderr)
+            print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in sink.counts.items()), file=sys.stderr)
     out.flush()
     return 2 if failed else 0

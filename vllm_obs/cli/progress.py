@@ -9,7 +9,7 @@ import os
 import sys
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import TaskID, BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 
 class InputProgress:
@@ -24,8 +24,8 @@ class InputProgress:
         self.sizes = sizes
         self.done_before = 0
         self.lines_before = 0
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> "InputProgress":
         if self.enabled:
@@ -49,7 +49,7 @@ class InputProgress:
 
     def file(self, path: str):
         """The callback for one file: (bytes read in it, lines read in it)."""
-        if self._progress is None:
+        if self._progress is None or self._task is None:
             return None
         start_bytes, start_lines = self.done_before, self.lines_before
         self.done_before += self.sizes.get(path, 0)

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 from vllm_obs.cli.common import UsageError
 
@@ -38,24 +39,42 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
     )
-    sources = parser.add_argument_group("sources (at least one)")
-    sources.add_argument("--container", action="append", metavar="NAME|ID", help="Docker container to follow (repeatable)")
-    sources.add_argument("--label", action="append", metavar="KEY=VALUE", help="follow every container carrying this label (repeatable)")
-    sources.add_argument("--file", action="append", metavar="PATH", help="log file or glob to follow (repeatable)")
-    sources.add_argument("--stdin", action="store_true", help="read lines from standard input")
-    sources.add_argument("--kubernetes", action="store_true", help="node mode: follow CRI pod logs (labels from the path)")
-    sources.add_argument("--kubernetes-glob", metavar="GLOB", help="pod log files in node mode (default: /var/log/pods/*/*/*.log)")
-    sources.add_argument("--poll", action="store_true", help="poll files instead of inotify (bind mounts, NFS)")
-    serving = parser.add_argument_group("serving")
-    serving.add_argument("--host", help="listen address (default 0.0.0.0: a sidecar is scraped from outside)")
-    serving.add_argument("--port", type=int, help="listen port (default 9400)")
-    serving.add_argument("--stats-ttl", type=float, metavar="SECONDS", help="drop stats gauges after this long without a stats line (default 60; vLLM is silent when idle)")
-    theory = parser.add_argument_group("theory (optional; otherwise taken from the log)")
-    theory.add_argument("--model", help="model repo id or local path, e.g. Qwen/Qwen3-8B")
-    theory.add_argument("--model-config", dest="model_config_file", metavar="PATH", help="the model's config.json or its directory")
-    theory.add_argument("--gpu", help="GPU name, e.g. H100-SXM (see vllm-obs plan --help)")
+    add_settings_flags(parser)
     parser.add_argument("--print-config", action="store_true", help="print the effective configuration as JSON and exit")
     parser.set_defaults(func=run)
+
+
+_GROUPS = {
+    "sources": "sources (at least one)",
+    "serving": "serving",
+    "theory": "theory (optional; otherwise taken from the log)",
+}
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per RunSettings field, generated: the flags, `VLLM_OBS_*` and --print-config
+    cannot disagree."""
+    from vllm_obs.live.settings import RunSettings, env_name, flag_name  # pydantic: at run time only
+
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for name, info in RunSettings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        title = _GROUPS.get(str(extra.get("group", "")), "other")
+        group = groups.get(title) or groups.setdefault(title, parser.add_argument_group(title))
+        default = info.get_default(call_default_factory=True)
+        shown = f"default {default}; " if default not in (None, [], False) else ""
+        help_text = f"{info.description} ({shown}env {env_name(name)})"
+        kwargs: dict[str, Any] = {"dest": name, "help": help_text}
+        if extra.get("metavar"):
+            kwargs["metavar"] = str(extra["metavar"])
+        annotation = info.annotation
+        if annotation is bool:
+            group.add_argument(flag_name(name), action="store_true", **kwargs)
+        elif default == [] :
+            group.add_argument(flag_name(name), action="append", **kwargs)
+        else:
+            kind = int if annotation is int else float if annotation is float else str
+            group.add_argument(flag_name(name), type=kind, **kwargs)
 
 
 def load_settings(args: argparse.Namespace):
@@ -63,6 +82,11 @@ def load_settings(args: argparse.Namespace):
 
     from vllm_obs.live.settings import RunSettings, describe_error
 
+    from vllm_obs.live.settings import unknown_environment
+
+    unknown = unknown_environment(dict(os.environ))
+    if unknown:
+        raise UsageError(f"unknown environment variable {', '.join(unknown)} (vllm-obs run --help lists every VLLM_OBS_* setting)")
     given = {k: v for k, v in vars(args).items() if k not in ("func", "command", "print_config")}
     try:
         return RunSettings(**given)
@@ -93,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(state))
     pipeline = Pipeline(state)
-    sources = []
+    sources: list[Any] = []  # each has start() and stop()
     if settings.file:
         def file_source(path: str, patterns=tuple(settings.file)) -> str:
             # A fixed path keeps its name through rotation; a glob names each file it matches.
@@ -138,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _theory_provider(settings):
-    from vllm_obs.theory.provider import make_provider
+    from vllm_obs.live.theory_provider import make_provider
 
     gpu = settings.gpu
     if not gpu:

@@ -5,7 +5,7 @@ banner and args, the engine config line, the weights, the memory profile and KV 
 then serving (stats lines). A startup line whose phase is not beyond what the current start has
 already reached begins a new start: a container restart, a crash loop, or two engines in one
 stream. Copies of a line from other tensor- or data-parallel ranks are not starts.
-The summary (`analyze`) and the sidecar's state use this one rule.
+The fold (fold/fold.py) applies this one rule for `analyze`, the sidecar and the export.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from vllm_obs.parse.records import (
 )
 
 PHASE_VERSION, PHASE_ARGS, PHASE_CONFIG, PHASE_WEIGHTS, PHASE_CAPACITY, PHASE_SERVING = 0, 1, 2, 3, 4, 9
-_CAPACITY_KINDS = (MemoryProfile, DeviceMemoryReport, KvCacheBlocks, KvCacheSize, MaxConcurrency, CudaGraph)
 
 
 def is_rank_zero(context: LineContext) -> bool:
@@ -43,40 +42,48 @@ class StartDetector:
         self.phase = -1
         self.config_dp_ranks: set[int | None] = set()
         self.records_in_start = 0
+        self.latest_time = ""  # the latest stamp seen (outer RFC 3339, else vLLM's MM-DD HH:MM:SS)
 
     def observe(self, context: LineContext, record: Record) -> bool:
         """Note a record; True when it is the first record of a new engine start."""
-        kind = type(record)
         new_start = False
-        if kind is EngineConfig:
-            if record.continued:
-                return False
-            dp_rank = context.dp_rank
-            # The banner and args come before the config line; other DP engines print their own.
-            new_start = dp_rank in self.config_dp_ranks or (self.phase > PHASE_CONFIG and dp_rank in (None, 0))
-            phase = PHASE_CONFIG
-        elif kind is VersionInfo:
-            phase = PHASE_VERSION
-            new_start = record.vllm_version is not None and self.phase >= phase
-        elif kind is ServerArgs:
-            phase = PHASE_ARGS
-            new_start = self.phase >= phase
-        elif kind is ModelWeights:
-            phase = PHASE_WEIGHTS
-            new_start = is_rank_zero(context) and self.phase >= phase
-        elif kind in _CAPACITY_KINDS:
-            phase = PHASE_CAPACITY
-        elif kind is Stats:
-            phase = PHASE_SERVING
-        else:
-            phase = -1
-        new_start = new_start and self.records_in_start > 0
+        match record:
+            case EngineConfig():
+                if record.continued:
+                    return False
+                dp_rank = context.dp_rank
+                # The banner and args come before the config line; other DP engines print their own.
+                new_start = dp_rank in self.config_dp_ranks or (self.phase > PHASE_CONFIG and dp_rank in (None, 0))
+                phase = PHASE_CONFIG
+                self.config_dp_ranks.add(dp_rank)
+            case VersionInfo():
+                phase = PHASE_VERSION
+                new_start = record.vllm_version is not None and self.phase >= phase
+            case ServerArgs():
+                phase = PHASE_ARGS
+                new_start = self.phase >= phase
+            case ModelWeights():
+                phase = PHASE_WEIGHTS
+                new_start = is_rank_zero(context) and self.phase >= phase
+            case MemoryProfile() | DeviceMemoryReport() | KvCacheBlocks() | KvCacheSize() | MaxConcurrency() | CudaGraph():
+                phase = PHASE_CAPACITY
+            case Stats():
+                phase = PHASE_SERVING
+            case _:
+                phase = -1
+        # A log never goes back in time; an excerpt pasted out of order does: a startup line
+        # stamped earlier the same day than what the start already printed is that start's.
+        stamp = context.outer_time or context.log_time or ""
+        latest = self.latest_time
+        earlier = bool(stamp) and stamp < latest and len(stamp) == len(latest) and stamp[:5] == latest[:5]
+        new_start = new_start and self.records_in_start > 0 and not earlier
+        if stamp and (not latest or len(stamp) != len(latest) or stamp > latest):
+            self.latest_time = stamp
         if new_start:
             self.phase = -1
-            self.config_dp_ranks = set()
+            self.config_dp_ranks = {context.dp_rank} if isinstance(record, EngineConfig) else set()
             self.records_in_start = 0
-        if kind is EngineConfig:
-            self.config_dp_ranks.add(context.dp_rank)
+            self.latest_time = stamp
         if phase > self.phase:
             self.phase = phase
         self.records_in_start += 1

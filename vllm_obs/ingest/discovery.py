@@ -81,5 +81,4 @@ def expand_inputs(args: list[str]) -> list[str]:
     # A rotated set named file by file (vllm.log vllm.log.1 ...) is put in time order too.
     if len(found) > 1 and "-" not in found:
         found = order_rotated(found)
-    seen: set[str] = set()
-    return [p for p in found if not (p in seen or seen.add(p))]
+    return list(dict.fromkeys(found))  # first occurrence of each, in order

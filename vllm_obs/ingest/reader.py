@@ -12,8 +12,8 @@ import codecs
 import io
 import sys
 import zlib
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 # Longer lines are cut to this many characters (the parser reads no further anyway).
@@ -74,7 +74,9 @@ def _gzip_bytes(raw: BinaryIO, chunk_bytes: int) -> Iterator[bytes]:
         raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
-def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -> Iterator[list[str]]:
+def iter_line_batches(
+    path: str, batch_chars: int = 1 << 22, on_progress: Callable[[int, int], None] | None = None
+) -> Iterator[list[str]]:
     """Yield lists of lines (without their newlines).
 
     Reading a few MiB at a time and splitting in C is several times faster than iterating a
@@ -84,7 +86,7 @@ def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -
     A damaged .gz yields every line before the damage, then raises InputError.
     """
     raw = _open_binary(path)
-    buffered = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
+    buffered: Any = raw if path == "-" else io.BufferedReader(raw, buffer_size=1 << 20)
     try:
         head = buffered.peek(2)[:2] if hasattr(buffered, "peek") else b""
         if head == GZIP_MAGIC:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from vllm_obs.parse.records import LineContext
@@ -22,7 +22,7 @@ class TimezoneError(ValueError):
     pass
 
 
-def parse_timezone(name: str | None):
+def parse_timezone(name: str | None) -> tzinfo:
     if not name or name.upper() == "UTC":
         return timezone.utc
     try:
@@ -31,7 +31,7 @@ def parse_timezone(name: str | None):
         raise TimezoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, or UTC)") from None
 
 
-def parse_outer_time(text: str, tz=timezone.utc) -> float | None:
+def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
     """RFC 3339 (Docker, CRI), `YYYY-MM-DD HH:MM:SS[,mmm]` (JSON logging, stamps), or None."""
     t = text.strip().strip("[]")
     if len(t) < 19 or not t[:4].isdigit():
@@ -64,7 +64,7 @@ def parse_outer_time(text: str, tz=timezone.utc) -> float | None:
 class Timeline:
     """Resolve each record's time for one input file, in log order."""
 
-    def __init__(self, year: int | None = None, tz=timezone.utc, path: str | None = None) -> None:
+    def __init__(self, year: int | None = None, tz: tzinfo = timezone.utc, path: str | None = None) -> None:
         self.tz = tz
         self.mtime = None
         if year is None and path and path != "-":

@@ -7,12 +7,17 @@ has its own `LineParser` (partial-line joins and access-line shapes are per stre
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from dataclasses import dataclass
 
-from vllm_obs.parse.parser import LineParser
 from vllm_obs.live.state import State
+from vllm_obs.parse.driver import feed_lines
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.records import LineContext, Record
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,25 @@ class Pipeline:
         parser = self._parsers.get(source)
         if parser is None:
             parser = self._parsers[source] = LineParser(source)
-        before = dict(parser.counts)
-        state = self.state
-        parser.scan(lines, lambda context, record: state.apply(source, context, record), lambda counts: state.add_http_counts(source, counts))
-        state.add_line_counts(source, {k: parser.counts[k] - before.get(k, 0) for k in parser.counts})
+        try:
+            feed_lines(parser, lines, _StateSink(self.state, source))
+        except Exception:  # noqa: BLE001 - one bad batch must not end the pipeline
+            log.exception("pipeline: a batch of %d lines from %s failed", len(lines), source)
+            self.state.pipeline_failed()
+
+
+class _StateSink:
+    """One source's records into the state (the input driver's sink)."""
+
+    def __init__(self, state: State, source: str) -> None:
+        self.state = state
+        self.source = source
+
+    def record(self, context: LineContext, record: Record) -> None:
+        self.state.apply(self.source, context, record)
+
+    def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None:
+        self.state.add_http_counts(self.source, counts)
+
+    def line_counts(self, delta: dict[str, int]) -> None:
+        self.state.add_line_counts(self.source, delta)

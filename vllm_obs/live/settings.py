@@ -1,7 +1,10 @@
-"""`vllm-obs run` configuration: flags, each also an environment variable `VLLM_OBS_<NAME>`.
+"""`vllm-obs run` configuration: ONE declaration per setting, here.
 
-Flags win over the environment; lists in the environment are comma-separated
-(`VLLM_OBS_FILE=/logs/a.log,/logs/b.log`). A bad value is reported as one line (exit 2).
+Each field is a flag (`--<name>`, generated from this model by cli/run_command.py, with its
+description as the help) and an environment variable `VLLM_OBS_<NAME>`; `--print-config` prints
+the model. Flags win over the environment; lists in the environment are comma-separated
+(`VLLM_OBS_FILE=/logs/a.log,/logs/b.log`). A bad value, or a `VLLM_OBS_*` variable that names no
+setting, is reported as one line (exit 2).
 """
 
 from __future__ import annotations
@@ -17,23 +20,24 @@ CommaList = Annotated[list[str], NoDecode]
 class RunSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VLLM_OBS_", extra="forbid", protected_namespaces=())
 
-    container: CommaList = Field(default_factory=list, description="Docker container name or id to follow (repeatable)")
-    label: CommaList = Field(default_factory=list, description="follow every container with this Docker label KEY=VALUE (repeatable)")
-    file: CommaList = Field(default_factory=list, description="log file path or glob to follow (repeatable)")
-    stdin: bool = Field(False, description="read log lines from standard input")
-    kubernetes: bool = Field(False, description="node mode: follow CRI pod logs under --kubernetes-glob")
-    kubernetes_glob: str = Field("/var/log/pods/*/*/*.log", description="CRI log files in node mode")
-    poll: bool = Field(False, description="poll files instead of inotify (bind mounts, network filesystems)")
-    host: str = Field("0.0.0.0", description="address the /metrics server listens on")
-    port: int = Field(9400, ge=1, le=65535, description="port the /metrics server listens on")
-    stats_ttl: float = Field(60.0, gt=0, description="seconds after the last stats line before stats gauges are dropped (vLLM is quiet when idle)")
-    model: str | None = Field(None, description="model repo id or path for theory metrics (else from the log)")
+    container: CommaList = Field(default_factory=list, description="Docker container name or id to follow (repeatable)", json_schema_extra={'group': 'sources', 'metavar': 'NAME|ID'})
+    label: CommaList = Field(default_factory=list, description="follow every container with this Docker label KEY=VALUE (repeatable)", json_schema_extra={'group': 'sources', 'metavar': 'KEY=VALUE'})
+    file: CommaList = Field(default_factory=list, description="log file path or glob to follow (repeatable)", json_schema_extra={'group': 'sources', 'metavar': 'PATH'})
+    stdin: bool = Field(False, description="read log lines from standard input", json_schema_extra={'group': 'sources'})
+    kubernetes: bool = Field(False, description="node mode: follow CRI pod logs under --kubernetes-glob", json_schema_extra={'group': 'sources'})
+    kubernetes_glob: str = Field("/var/log/pods/*/*/*.log", description="CRI log files in node mode", json_schema_extra={'group': 'sources', 'metavar': 'GLOB'})
+    poll: bool = Field(False, description="poll files instead of inotify (bind mounts, network filesystems)", json_schema_extra={'group': 'sources'})
+    host: str = Field("0.0.0.0", description="address the /metrics server listens on", json_schema_extra={'group': 'serving'})
+    port: int = Field(9400, ge=1, le=65535, description="port the /metrics server listens on", json_schema_extra={'group': 'serving'})
+    stats_ttl: float = Field(60.0, gt=0, description="seconds after the last stats line before stats gauges are dropped (vLLM is quiet when idle)", json_schema_extra={'group': 'serving', 'metavar': 'SECONDS'})
+    model: str | None = Field(None, description="model repo id or path for theory metrics (else from the log)", json_schema_extra={'group': 'theory'})
     model_config_file: str | None = Field(
         None,
         validation_alias=AliasChoices("model_config_file", "VLLM_OBS_MODEL_CONFIG"),
         description="a model's config.json (or its directory) for theory metrics",
+        json_schema_extra={"group": "theory", "metavar": "PATH", "flag": "--model-config"},
     )
-    gpu: str | None = Field(None, description="GPU name for theory metrics (else from the log's total memory)")
+    gpu: str | None = Field(None, description="GPU name for theory metrics (else from the log's total memory)", json_schema_extra={'group': 'theory'})
 
     @field_validator("container", "label", "file", mode="before")
     @classmethod
@@ -57,6 +61,23 @@ class RunSettings(BaseSettings):
         return self
 
 
+def env_name(name: str) -> str:
+    """The environment variable of a setting."""
+    return "VLLM_OBS_MODEL_CONFIG" if name == "model_config_file" else f"VLLM_OBS_{name.upper()}"
+
+
+def flag_name(name: str) -> str:
+    extra = RunSettings.model_fields[name].json_schema_extra
+    flag = extra.get("flag") if isinstance(extra, dict) else None
+    return str(flag) if flag else "--" + name.replace("_", "-")
+
+
+def unknown_environment(environ: dict[str, str]) -> list[str]:
+    """VLLM_OBS_* variables that name no setting (a typo would otherwise be silently ignored)."""
+    known = {env_name(name) for name in RunSettings.model_fields}
+    return sorted(k for k in environ if k.startswith("VLLM_OBS_") and k not in known)
+
+
 def describe_error(exc: Exception) -> str:
     """A pydantic ValidationError as one line a user can act on."""
     errors = getattr(exc, "errors", None)
@@ -66,5 +87,6 @@ def describe_error(exc: Exception) -> str:
     for error in errors():
         where = ".".join(str(x) for x in error.get("loc", ()) if x != "__root__")
         message = error.get("msg", "invalid").removeprefix("Value error, ")
-        parts.append(f"--{where.replace('_', '-')}: {message}" if where else message)
+        flag = flag_name(where) if where in RunSettings.model_fields else "--" + where.replace("_", "-")
+        parts.append(f"{flag}: {message}" if where else message)
     return "; ".join(parts)

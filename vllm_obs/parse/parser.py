@@ -8,6 +8,9 @@ input: any exception is counted as an `error` line and the line is skipped.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterable
+
 from vllm_obs.parse.envelope import Prefix, parse_json_line, split_prefix, unwrap_outer
 from vllm_obs.parse.patterns import match_message, parse_access, parse_engine_config, parse_stats
 from vllm_obs.parse.records import EngineConfig, HttpAccess, LineContext, Record
@@ -60,7 +63,12 @@ class LineParser:
             self.counts["unmatched"] += 1
         return parsed or _NOTHING
 
-    def scan(self, lines, on_record, on_access_counts) -> None:
+    def scan(
+        self,
+        lines: Iterable[str],
+        on_record: Callable[[LineContext, Record], None],
+        on_access_counts: Callable[[dict[tuple[str, str, int], int]], None],
+    ) -> None:
         """Parse many lines fast: the analyze and sidecar path.
 
         Records go to `on_record(context, record)`, except HTTP access lines, which are counted
@@ -76,7 +84,8 @@ class LineParser:
         # line against it needs no allocation but the client slice. (A shape's prefix has no
         # ' - "' and ends with a space or is empty, and a plain client has neither spaces nor
         # quotes, so this split is the same as the find/rfind split below.)
-        run_shape = run_prefix = run_tail = None
+        run_shape: tuple[str, str, int] = ("", "", 0)
+        run_prefix = run_tail = ""
         run_prefix_len = run = 0
         run_tail_cut = -1  # -len(tail): the client ends there
         for line in lines:
@@ -91,7 +100,8 @@ class LineParser:
                 self.counts["matched"] += run
                 run = 0
             cut = line.find(' - "')
-            if cut > 0 and not self._partial:
+            # Not while a cut engine config line waits: `feed` must see the next line.
+            if cut > 0 and not self._partial and self._cut_config is None:
                 start = line.rfind(" ", 0, cut) + 1
                 prefix, tail = line[:start], line[cut:]
                 shape = shapes.get((prefix, tail))
@@ -102,7 +112,7 @@ class LineParser:
             had_partial = bool(self._partial)
             parsed = feed(line)
             for context, record in parsed:
-                if type(record) is HttpAccess:
+                if isinstance(record, HttpAccess):
                     key = (record.method, record.path, record.status)
                     counts[key] = counts.get(key, 0) + 1
                     if len(parsed) == 1 and cut > 0 and not had_partial and len(shapes) < _MAX_ACCESS_SHAPES:
@@ -181,10 +191,10 @@ class LineParser:
             prefix = split_prefix(text)
 
         record = _match(prefix)
-        if type(record) is EngineConfig and record.engine == "v0" and prefix.file and prefix.file.endswith("core.py"):
+        if isinstance(record, EngineConfig) and record.engine == "v0" and prefix.file and prefix.file.endswith("core.py"):
             # 0.6.4-0.7.0: the opt-in V1 engine printed V0's words, from v1/engine/core.py
             # (V0 prints them from llm_engine.py).
-            record = record._replace(engine="v1")
+            record = dataclasses.replace(record, engine="v1")
         results: list[Parsed] = []
         if self._cut_config is not None:
             continued = self._continue_config(prefix, record)
@@ -193,7 +203,7 @@ class LineParser:
         if record is not None:
             context = self._context(prefix, outer_time, stream)
             results.append((context, record))
-            if type(record) is EngineConfig and not record.complete:
+            if isinstance(record, EngineConfig) and not record.complete:
                 self._cut_config = (context, prefix.message)
         for message in extra_messages:
             extra = match_message(message.strip())
@@ -203,6 +213,8 @@ class LineParser:
 
     def _continue_config(self, prefix: Prefix, record: Record | None) -> Parsed | None:
         """Join an unprefixed line onto a cut engine config line; None when it is not one."""
+        if self._cut_config is None:
+            return None
         context, text = self._cut_config
         self._cut_config = None
         message = prefix.message
@@ -213,7 +225,7 @@ class LineParser:
             return None
         if not joined.complete:
             self._cut_config = (context, text + message)
-        return context, joined._replace(continued=True)
+        return context, dataclasses.replace(joined, continued=True)
 
     def _context(self, prefix: Prefix, outer_time: str | None, stream: str | None) -> LineContext:
         return LineContext(
@@ -234,15 +246,15 @@ def _match(prefix: Prefix) -> Record | None:
     message = prefix.message
     # Fast path for the two kinds that make up most of a busy server's log.
     if prefix.uvicorn or ('" ' in message and "HTTP/" in message):
-        record = parse_access(message)
-        if record is not None:
-            return record
+        access = parse_access(message)
+        if access is not None:
+            return access
         if prefix.uvicorn:
             return None
     if "Avg prompt throughput" in message or message.startswith("Running: ") or ": Running: " in message:
-        record = parse_stats(message)
-        if record is not None:
-            return record
+        stats = parse_stats(message)
+        if stats is not None:
+            return stats
     if not message:
         return None
     return match_message(message)

@@ -1,9 +1,12 @@
 """Typed records the parser produces: one per recognised log line.
 
-Records are NamedTuples rather than pydantic models because the parser is the hot path over
-archives of millions of lines: a NamedTuple costs ~0.3 µs to build, a validated pydantic model
-~1.2 µs (measured here), and records are built from regex groups that are already typed by the
-pattern table. Each class carries its `KIND` (the discriminator written to JSON as `kind`).
+Records are frozen, slotted dataclasses: immutable, typed for mypy, dispatched with `match` /
+`isinstance`. Not pydantic models: the parser is the hot path over archives of millions of
+lines, records are built from regex groups the pattern table already typed, and validation
+would cost several times the construction (measured here: a frozen slotted dataclass 3.4 µs,
+a NamedTuple 1.1 µs, a validated pydantic model more). Each class carries its `kind` (a
+ClassVar, the discriminator written to JSON). `LineContext` stays a NamedTuple: it is built for
+every record and is plain positional data, not a record.
 
 Units are in the field names. GiB is 2**30 bytes; vLLM printed "GB" for the weights in
 versions <= 0.8.2 while dividing by 2**30, so `*_gib` fields always hold GiB and
@@ -12,7 +15,8 @@ versions <= 0.8.2 while dividing by 2**30, so `*_gib` fields always hold GiB and
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, NamedTuple
 
 
 class LineContext(NamedTuple):
@@ -30,10 +34,11 @@ class LineContext(NamedTuple):
     stream: str | None = None  # stdout / stderr when the envelope says
 
 
-class EngineConfig(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
     """The "Initializing ... LLM engine (vX) with config: ..." line: one per engine start."""
 
-    KIND = "engine_config"
+    kind: ClassVar[str] = "engine_config"
     engine: str | None  # "v0" / "v1"
     vllm_version: str | None = None
     model: str | None = None
@@ -52,10 +57,11 @@ class EngineConfig(NamedTuple):
     continued: bool = False  # re-parsed with the unprefixed line(s) that continued a wrapped line
 
 
-class ServerArgs(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ServerArgs:
     """"non-default args: {...}" (0.9+) or "args: Namespace(...)" (<= 0.8.5)."""
 
-    KIND = "server_args"
+    kind: ClassVar[str] = "server_args"
     model: str | None = None
     served_model_name: str | tuple[str, ...] | None = None
     dtype: str | None = None
@@ -73,36 +79,40 @@ class ServerArgs(NamedTuple):
     kv_cache_memory_bytes: int | None = None
 
 
-class VersionInfo(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
     """vLLM version (and model) from the server banner or its ASCII logo."""
 
-    KIND = "version"
+    kind: ClassVar[str] = "version"
     vllm_version: str | None = None
     model: str | None = None
 
 
-class ModelInfo(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
     """Single facts about the model printed at startup."""
 
-    KIND = "model_info"
+    kind: ClassVar[str] = "model_info"
     max_model_len: int | None = None  # "Using max model len N"
     architecture: str | None = None  # "Resolved architecture: Qwen3ForCausalLM"
     max_num_batched_tokens: int | None = None  # "Chunked prefill is enabled with ..."
 
 
-class ModelWeights(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ModelWeights:
     """"Loading model weights took X GB" / "Model loading took X GiB [memory] and Y seconds"."""
 
-    KIND = "model_weights"
+    kind: ClassVar[str] = "model_weights"
     weights_gib: float
     unit_printed: str  # "GB" (means GiB, <= 0.8.2) or "GiB"
     load_seconds: float | None = None
 
 
-class MemoryProfile(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MemoryProfile:
     """Any part of vLLM's memory profile; the V0 forms span several physical lines."""
 
-    KIND = "memory_profile"
+    kind: ClassVar[str] = "memory_profile"
     total_gpu_memory_gib: float | None = None
     gpu_memory_utilization: float | None = None
     requested_memory_gib: float | None = None  # total x utilization
@@ -115,10 +125,11 @@ class MemoryProfile(NamedTuple):
     engine: str | None = None  # "v0"/"v1": each form is printed by one engine only
 
 
-class DeviceMemoryReport(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class DeviceMemoryReport:
     """V1 (0.2x+) "Free memory on device (F/T GiB) on startup. ... Current kv cache memory in use"."""
 
-    KIND = "device_memory_report"
+    kind: ClassVar[str] = "device_memory_report"
     free_memory_gib: float
     total_gpu_memory_gib: float
     gpu_memory_utilization: float | None = None
@@ -129,53 +140,59 @@ class DeviceMemoryReport(NamedTuple):
     kv_cache_memory_gib: float | None = None
 
 
-class KvCacheBlocks(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class KvCacheBlocks:
     """"# GPU blocks: N, # CPU blocks: M" and its platform variants."""
 
-    KIND = "kv_cache_blocks"
+    kind: ClassVar[str] = "kv_cache_blocks"
     gpu_blocks: int | None
     cpu_blocks: int | None = None
     device: str | None = None  # the word vLLM printed: GPU, CUDA, cuda, TPU, ...
 
 
-class KvCacheSize(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class KvCacheSize:
     """V1 "GPU KV cache size: N tokens" (0.28+ also carries the concurrency)."""
 
-    KIND = "kv_cache_size"
+    kind: ClassVar[str] = "kv_cache_size"
     kv_cache_tokens: int
     device: str = "GPU"
     max_concurrency: float | None = None
     tokens_per_request: int | None = None
 
 
-class MaxConcurrency(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class MaxConcurrency:
     """"Maximum concurrency for N tokens per request: X.XXx"."""
 
-    KIND = "max_concurrency"
+    kind: ClassVar[str] = "max_concurrency"
     max_concurrency: float
     tokens_per_request: int
 
 
-class CudaGraph(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class CudaGraph:
     """"Graph capturing finished in S secs[, took G GiB]"."""
 
-    KIND = "cuda_graph"
+    kind: ClassVar[str] = "cuda_graph"
     seconds: float
     gib: float | None = None
 
 
-class EngineInit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class EngineInit:
     """"init engine (profile, create kv cache, warmup model) took X seconds|s"."""
 
-    KIND = "engine_init"
+    kind: ClassVar[str] = "engine_init"
     seconds: float
     compilation_seconds: float | None = None
 
 
-class Stats(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Stats:
     """The periodic stats line, parsed part by part (V0 and V1)."""
 
-    KIND = "stats"
+    kind: ClassVar[str] = "stats"
     engine_format: str  # "v0" (Swapped/Pending) or "v1"
     engine_index: int | None = None  # NNN of "Engine NNN:"
     engines_aggregated: int | None = None  # N of "N Engines Aggregated:"
@@ -198,18 +215,20 @@ class Stats(NamedTuple):
     unknown_parts: tuple[str, ...] = ()  # parts this version of vllm-obs does not know
 
 
-class PrefixCacheHit(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class PrefixCacheHit:
     """V0's separate "Prefix cache hit rate: GPU: x%, CPU: y%" line after a stats line."""
 
-    KIND = "prefix_cache_hit"
+    kind: ClassVar[str] = "prefix_cache_hit"
     gpu_pct: float
     cpu_pct: float | None = None
 
 
-class SpecDecode(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class SpecDecode:
     """"SpecDecoding metrics: ..." / V0 "Speculative metrics: ..."."""
 
-    KIND = "spec_decode"
+    kind: ClassVar[str] = "spec_decode"
     acceptance_rate_pct: float | None = None
     mean_acceptance_length: float | None = None
     accepted_tokens: int | None = None
@@ -218,20 +237,22 @@ class SpecDecode(NamedTuple):
     drafted_tps: float | None = None
 
 
-class Preemption(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Preemption:
     """V0 WARNING "Sequence group X is preempted by PreemptionMode.M mode ..."."""
 
-    KIND = "preemption"
+    kind: ClassVar[str] = "preemption"
     mode: str  # RECOMPUTE / SWAP
     sequence_group: str
     cumulative_total: int | None = None  # total_num_cumulative_preemption
     message: str = ""
 
 
-class ErrorEvent(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
     """A failure or warning worth alerting on."""
 
-    KIND = "error"
+    kind: ClassVar[str] = "error"
     error_kind: str  # insufficient_kv_cache, no_kv_cache_memory, cuda_oom, engine_startup_failed,
     #                  engine_fatal, worker_died (preemption has its own record)
     message: str
@@ -246,10 +267,19 @@ class ErrorEvent(NamedTuple):
     engine: str | None = None  # "v0"/"v1" when the wording is printed by one engine only
 
 
-class HttpAccess(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """vLLM's own clean stop: "[shutdown] ..." lines, or a signal it received (SIGINT/SIGTERM)."""
+
+    kind: ClassVar[str] = "shutdown"
+    reason: str  # e.g. "signal SIGINT", "shutdown requested"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAccess:
     """A uvicorn access line."""
 
-    KIND = "http_access"
+    kind: ClassVar[str] = "http_access"
     method: str
     path: str  # without the query string
     status: int
@@ -274,17 +304,37 @@ Record = (
     | SpecDecode
     | Preemption
     | ErrorEvent
+    | Shutdown
     | HttpAccess
 )
 
 
-def record_to_dict(record: Record, context: LineContext | None = None) -> dict:
-    """A JSON-ready dict: `kind`, the fields that are set, and the context under `at`."""
-    out: dict = {"kind": record.KIND}
-    for name, value in zip(record._fields, record):
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(record_type: type) -> tuple[str, ...]:
+    """The fields of a record class, in declaration order."""
+    names = _FIELD_NAMES.get(record_type)
+    if names is None:
+        names = _FIELD_NAMES[record_type] = tuple(f.name for f in fields(record_type))
+    return names
+
+
+def record_values(record: Record) -> dict[str, Any]:
+    """The fields vLLM printed (not None, not empty), in declaration order."""
+    out: dict[str, Any] = {}
+    for name in field_names(type(record)):
+        value = getattr(record, name)
         if value is None or value == ():
             continue
         out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def record_to_dict(record: Record, context: LineContext | None = None) -> dict[str, Any]:
+    """A JSON-ready dict: `kind`, the fields that are set, and the context under `at`."""
+    out: dict[str, Any] = {"kind": record.kind}
+    out.update(record_values(record))
     if context is not None:
         out["at"] = {k: v for k, v in zip(context._fields, context) if v is not None}
     return out

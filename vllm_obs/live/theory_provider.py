@@ -2,17 +2,18 @@
 
 `make_provider(model, model_config, gpu)` returns the function the state calls whenever an
 engine start's facts change. It uses the same resolution as `vllm-obs analyze` (the join), so
-the numbers agree with the analyze report; flags win over what the log says.
+the numbers agree with the analyze report; flags win over what the log says. It lives with the
+sidecar, not in theory/, because theory is pure and imports nothing of the rest.
 """
 
 from __future__ import annotations
 
-from vllm_obs.live.state import TheoryValues
+from typing import Any
 
-from .dtypes import GiB
-from .join import resolve_setup, theory_for_summary
-from .report import ServingConfig, roofline_for
-from .throughput import decode_step
+from vllm_obs.live.state import TheoryValues
+from vllm_obs.theory.join import resolve_setup, theory_for_summary
+from vllm_obs.theory.report import ServingConfig, roofline_for
+from vllm_obs.theory.throughput import decode_step
 
 
 def make_provider(model: str | None = None, model_config: str | None = None, gpu: str | None = None):
@@ -20,15 +21,9 @@ def make_provider(model: str | None = None, model_config: str | None = None, gpu
         theory = theory_for_summary(facts, model=model, model_config=model_config, gpu=gpu)
         if theory is None:
             return None
-        gauges = {
-            "vllm_obs_theoretical_model_weights_bytes": theory["model_weights_gib_per_gpu"] * GiB,
-            "vllm_obs_theoretical_kv_cache_bytes_per_token": float(theory["kv_cache_bytes_per_token_per_gpu"]),
-            "vllm_obs_theoretical_kv_cache_capacity_tokens": float(theory["kv_cache_tokens"]),
-            "vllm_obs_theoretical_max_concurrency_requests": float(theory["max_concurrency"]),
-        }
-        if theory.get("prefill_tokens_per_second_ceiling"):
-            gauges["vllm_obs_theoretical_prompt_throughput_tokens_per_second"] = float(theory["prefill_tokens_per_second_ceiling"])
-        return TheoryValues(gauges, _decode_ceiling(facts, theory, model, model_config, gpu))
+        # Keyed by the theory's own names: the catalog says which metric shows which.
+        values = {k: float(v) for k, v in theory.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return TheoryValues(values, _decode_ceiling(facts, theory, model, model_config, gpu))
 
     return provide
 

@@ -1,0 +1,67 @@
+"""The one input driver: paths (or live batches) in; records, access counts, line counts out.
+
+`parse`, `analyze`, `report`, `export` read their inputs with `read_paths`; the sidecar's
+pipeline hands each live batch to `feed_lines`. A sink receives, in log order, every record
+(`record`), the HTTP access lines counted by (method, path, status) between records
+(`access_counts`), and after each batch the lines read by result (`line_counts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from vllm_obs.ingest.reader import InputError, iter_line_batches
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.records import LineContext, Record
+
+ProgressCallback = Callable[[int, int], None]  # (bytes read in the file, lines read in it)
+
+
+class RecordSink(Protocol):
+    def record(self, context: LineContext, record: Record) -> None: ...
+
+    def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None: ...
+
+    def line_counts(self, delta: dict[str, int]) -> None: ...
+
+
+def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_record: bool = False) -> None:
+    """Parse one batch. `every_record` hands access lines over as records too (`parse`); else
+    they are counted (the fast path of analyze, export and the sidecar)."""
+    before = dict(parser.counts)
+    if every_record:
+        record = sink.record
+        for line in lines:
+            for context, parsed in parser.feed(line):
+                record(context, parsed)
+    else:
+        parser.scan(lines, sink.record, sink.access_counts)
+    counts = parser.counts
+    sink.line_counts({k: counts[k] - before.get(k, 0) for k in counts})
+
+
+def read_paths(
+    paths: Iterable[str],
+    open_sink: Callable[[str], RecordSink],
+    progress: Any = None,
+    every_record: bool = False,
+) -> list[str]:
+    """Read each path in order into the sink `open_sink(path)` gives; returns one-line problems
+    (unreadable inputs, damaged .gz after what could be read). `progress` (cli/progress.py) is
+    told about every batch."""
+    problems: list[str] = []
+    for path in paths:
+        sink = open_sink(path)
+        parser = LineParser(source=path)
+        on_progress = progress.file(path) if progress is not None else None
+        try:
+            for batch in iter_line_batches(path, on_progress=on_progress):
+                feed_lines(parser, batch, sink, every_record)
+        except InputError as exc:
+            problems.append(str(exc))
+        before = dict(parser.counts)
+        for context, record in parser.flush():  # a partial line still waiting for its end
+            sink.record(context, record)
+        sink.line_counts({k: parser.counts[k] - before.get(k, 0) for k in parser.counts})
+    return problems
