@@ -44,3 +44,21 @@ def test_issue_metric_names_are_all_in_the_catalog() -> None:
 
 def test_docs_are_generated_from_the_catalog() -> None:
     assert DOCS.read_text() == render_markdown(), "run: python -m vllm_obs.metrics.catalog > docs/metrics.md"
+
+
+def test_no_metric_name_is_written_outside_the_catalog() -> None:
+    """The catalog is the only module that writes a metric name; others go through NAMES."""
+    import re
+
+    from vllm_obs.metrics.catalog import BY_NAME
+
+    package = Path(__file__).resolve().parent.parent / "vllm_obs"
+    offenders = []
+    for path in package.rglob("*.py"):
+        if path.name == "catalog.py" and path.parent.name == "metrics":
+            continue
+        text = path.read_text()
+        offenders += [f"{path.relative_to(package)}: {m}" for m in re.findall(r"[\"']vllm_obs_\w+", text)]
+        for short in re.findall(r"\bN\.(\w+)", text):
+            assert "vllm_obs_" + short in BY_NAME, f"{path.name}: N.{short} is not in the catalog"
+    assert offenders == []

@@ -146,6 +146,20 @@ METRICS: tuple[Metric, ...] = (
 )
 
 BY_NAME = {m.name: m for m in METRICS}
+
+
+class _Names:
+    """Metric names as attributes (`NAMES.log_lines_total`): code names a metric through the
+    catalog, never by a string literal of its own."""
+
+    def __getattr__(self, short: str) -> str:
+        name = "vllm_obs_" + short
+        if name not in BY_NAME:
+            raise AttributeError(f"no metric {name} in the catalog")
+        return name
+
+
+NAMES = _Names()
 FACT_METRICS = tuple(m for m in METRICS if m.fact)
 STAT_METRICS = tuple(m for m in METRICS if m.stat)
 THEORY_METRICS = tuple(m for m in METRICS if m.theory and m.theory != "decode_ceiling")

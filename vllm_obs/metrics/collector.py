@@ -26,6 +26,7 @@ from vllm_obs.metrics.catalog import (
     ERROR_KINDS,
     FACT_METRICS,
     HTTP_CODE_CLASSES,
+    NAMES as N,
     STAT_METRICS,
     THEORY_METRICS,
     family_name,
@@ -85,8 +86,8 @@ def http_labels(method: str, path: str, status: int) -> tuple[str, str, str]:
 
 
 def iter_samples(state: State) -> Iterator[Sample]:
-    yield "vllm_obs_build_info", {"version": __version__, "python_version": platform.python_version()}, 1
-    yield "vllm_obs_pipeline_errors_total", {}, state.pipeline_errors
+    yield N.build_info, {"version": __version__, "python_version": platform.python_version()}, 1
+    yield N.pipeline_errors_total, {}, state.pipeline_errors
     for source in state.snapshot():
         yield from _source_samples(source)
 
@@ -95,17 +96,17 @@ def _source_samples(source: SourceSnapshot) -> Iterator[Sample]:
     name, model = source.name, source.model
     at = {"source": name}
     for result in RESULTS:
-        yield "vllm_obs_log_lines_total", {"source": name, "result": result}, source.lines.get(result, 0)
-    yield "vllm_obs_source_up", at, 1 if source.up else 0
+        yield N.log_lines_total, {"source": name, "result": result}, source.lines.get(result, 0)
+    yield N.source_up, at, 1 if source.up else 0
     if not source.up and source.down_reason:
-        yield "vllm_obs_source_down_reason", {"source": name, "reason": source.down_reason}, 1
-    yield "vllm_obs_source_reconnects_total", at, source.reconnects
-    yield "vllm_obs_engine_starts_total", at, source.engine_starts
+        yield N.source_down_reason, {"source": name, "reason": source.down_reason}, 1
+    yield N.source_reconnects_total, at, source.reconnects
+    yield N.engine_starts_total, at, source.engine_starts
     if source.last_line_at is not None:
-        yield "vllm_obs_last_log_line_timestamp_seconds", at, source.last_line_at
+        yield N.last_log_line_timestamp_seconds, at, source.last_line_at
     if source.engine_state is not None:
         for state in ENGINE_STATES:
-            yield "vllm_obs_engine_state", {"source": name, "state": state}, 1 if state == source.engine_state else 0
+            yield N.engine_state, {"source": name, "state": state}, 1 if state == source.engine_state else 0
     # Startup facts: per data-parallel engine where engines size their own KV cache.
     engine0 = {"source": name, "model": model, "engine": "0"}
     for metric in FACT_METRICS:
@@ -130,14 +131,14 @@ def _source_samples(source: SourceSnapshot) -> Iterator[Sample]:
         for label, fact in _INFO_LABELS:
             if fact in source.facts:
                 info[label] = str(source.facts[fact])
-        yield "vllm_obs_engine_info", info, 1
+        yield N.engine_info, info, 1
     # Counters: every engine known, every closed label value, from 0.
     for engine in source.engines:
         labels = {"source": name, "engine": engine}
-        yield "vllm_obs_stats_lines_total", labels, source.stats_lines.get(engine, 0)
-        yield "vllm_obs_preemptions_total", labels, source.preemptions.get(engine, 0)
+        yield N.stats_lines_total, labels, source.stats_lines.get(engine, 0)
+        yield N.preemptions_total, labels, source.preemptions.get(engine, 0)
         for kind in ERROR_KINDS:
-            yield "vllm_obs_errors_total", dict(labels, kind=kind), source.errors.get((engine, kind), 0)
+            yield N.errors_total, dict(labels, kind=kind), source.errors.get((engine, kind), 0)
     http: dict[tuple[str, str, str], int] = {}
     classes = dict.fromkeys(HTTP_CODE_CLASSES, 0)
     for (method, path, status), n in source.http.items():
@@ -147,9 +148,9 @@ def _source_samples(source: SourceSnapshot) -> Iterator[Sample]:
         if code_class in classes:
             classes[code_class] += n
     for (method, status_label, path), n in sorted(http.items()):
-        yield "vllm_obs_http_requests_total", {"source": name, "method": method, "status": status_label, "path": path}, n
+        yield N.http_requests_total, {"source": name, "method": method, "status": status_label, "path": path}, n
     for code_class, n in classes.items():
-        yield "vllm_obs_http_responses_total", {"source": name, "code_class": code_class}, n
+        yield N.http_responses_total, {"source": name, "code_class": code_class}, n
 
 
 class _Families:
@@ -193,7 +194,7 @@ class StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         families = _Families()
-        for name in ("vllm_obs_log_lines_total", "vllm_obs_engine_starts_total", "vllm_obs_source_reconnects_total"):
+        for name in (N.log_lines_total, N.engine_starts_total, N.source_reconnects_total):
             families.touch(name)
         for name, labels, value in iter_samples(self.state):
             families.add(name, labels, value)
