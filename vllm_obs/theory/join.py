@@ -17,8 +17,11 @@ from .catalog import UnknownModelError, resolve_model
 from .dtypes import DtypeError, GiB, guess_quantization_from_name
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu, guess_gpu_from_total
 from .models import ModelConfigError
+from .estimate import fewest_running_for, generation_estimate, inferred_running
+from .overheads import graph_estimate_bytes
 from .report import CapacityReport, LayoutError, ServingConfig, build_report, roofline_for
 from .throughput import decode_step
+from .versions import VersionError, rules_for
 
 TOLERANCE = 0.05
 
@@ -104,12 +107,22 @@ def resolve_setup(summary: dict, *, model: str | None = None, model_config: str 
         if value is not None:
             fields[field] = value
             inputs[key] = {"value": value, "source": "log"}
+    # The release in the log decides the defaults (0.92 utilization since 0.20) and memory rules.
+    try:
+        applied = rules_for(fields.get("vllm_version"), "log")
+    except VersionError:
+        fields.pop("vllm_version", None)
+        applied = rules_for(None)
+        inputs["vllm_version"] = {"value": summary.get("vllm_version"), "source": "log (not a version: newest rules)"}
+    inputs["vllm_rules"] = {"value": applied.rules.label, "source": applied.describe()}
     for key, default in (("tensor_parallel_size", 1), ("pipeline_parallel_size", 1),
                          ("max_model_len", spec.max_position_embeddings),
-                         ("gpu_memory_utilization", 0.9), ("block_size", cap.DEFAULT_BLOCK_SIZE),
+                         ("gpu_memory_utilization", applied.rules.default_gpu_memory_utilization),
+                         ("block_size", applied.rules.default_block_size),
                          ("kv_cache_dtype", "auto"), ("dtype", "auto")):
         if key not in inputs:
-            inputs[key] = {"value": default, "source": "default"}
+            inputs[key] = {"value": default, "source": f"default of vLLM {applied.rules.label}"
+                           if key in ("gpu_memory_utilization", "block_size") else "default"}
     if summary.get("max_concurrency_tokens_per_request") and "max_model_len" not in fields:
         fields["max_model_len"] = int(summary["max_concurrency_tokens_per_request"])
         inputs["max_model_len"] = {"value": fields["max_model_len"], "source": "log (concurrency line)"}
@@ -188,13 +201,21 @@ def theory_for_summary(summary: dict, *, model: str | None = None, model_config:
                              f"stored as assumed (dtype {base.model_dtype}, quantization "
                              f"{base.quantization or 'none'}) or holds extra tensors"))
     if predicted is not None:
+        rng = predicted.kv_capacity_range
+        budget_range = ((rng["low"]["kv_cache_memory_gib"], rng["high"]["kv_cache_memory_gib"]) if rng else None)
         compare("kv_cache_memory_gib", logged_budget, predicted.kv_cache_memory_gib_per_gpu,
-                lambda r, o, t: _budget_explanation(r, o, t, predicted, logged))
+                lambda r, o, t: None if budget_range and o > 0 and budget_range[0] - 0.005 <= o <= budget_range[1] + 0.005
+                else _budget_explanation(r, o, t, predicted, logged))
+        if budget_range and "kv_cache_memory_gib" in observed_vs:
+            entry = observed_vs["kv_cache_memory_gib"]
+            entry["range"] = list(budget_range)
+            entry["inside_range"] = budget_range[0] - 0.005 <= entry["observed"] <= budget_range[1] + 0.005
+            entry["dominant_term"] = rng["dominant_term"] if rng else None
         for key, label in (("activation_peak_gib", "activation peak"), ("non_torch_memory_gib", "non-torch memory"),
                            ("cuda_graph_gib", "CUDA graph memory")):
             theory_v = getattr(predicted, key)
             if key == "cuda_graph_gib" and theory_v == 0:
-                theory_v = cap.estimate_cuda_graph_bytes(spec, cap.V1) / GiB
+                theory_v = graph_estimate_bytes(spec.num_layers) / GiB  # captured, though not subtracted
             compare(key, logged[key], theory_v,
                     lambda r, o, t, label=label: (f"{label} {_pct(r)} ({o:.2f} vs {t:.2f} GiB, an estimate: "
                                                   "the logged value is the one that counts)")
@@ -233,7 +254,8 @@ def _theory_weights(spec, gpu_spec, fields) -> float:
 def _predicted(r: CapacityReport) -> dict[str, Any]:
     keys = ("usable_memory_gib_per_gpu", "model_weights_gib_per_gpu", "activation_peak_gib",
             "non_torch_memory_gib", "cuda_graph_gib", "kv_cache_memory_gib_per_gpu", "gpu_blocks",
-            "kv_cache_tokens", "max_concurrency", "kv_cache_gib_needed_for_max_model_len", "fits")
+            "kv_cache_tokens", "max_concurrency", "kv_cache_gib_needed_for_max_model_len", "fits",
+            "kv_capacity_range", "vllm_rules")
     return {k: getattr(r, k) for k in keys}
 
 
@@ -263,15 +285,46 @@ def _budget_explanation(ratio: float | None, observed: float, theory: float, pre
             "than estimated, or a higher --gpu-memory-utilization than assumed)")
 
 
+def interval_throughput(r_in, generation_tps: float, prompt_tps: float | None, running_end: int,
+                        context_tokens: int, upper: int) -> dict[str, Any]:
+    """Ceiling and estimate for one stats interval, at the running count the interval must have had.
+
+    A stats line's running count is the one at its end; its throughput averages the interval.
+    The average running is inferred as throughput / per-request rate (the estimate's rate at
+    that many requests). The ceiling is taken at the larger of the end count and the fewest
+    requests whose ceiling reaches the observed rate, so observed / ceiling exceeds 1 only when
+    even `upper` requests could not produce it (a GPU or model that is not the one assumed)."""
+    ratio_pg = (prompt_tps or 0.0) / generation_tps if generation_tps > 0 else 0.0
+    avg = inferred_running(r_in, generation_tps, context_tokens, ratio_pg, upper=max(upper, running_end))
+    fewest = fewest_running_for(r_in, generation_tps, context_tokens, max(upper, running_end))
+    basis_n = max(running_end, fewest or 0) if fewest is not None else max(upper, running_end)
+    if fewest is not None and fewest > running_end:
+        basis = (f"at least {fewest} requests must have run on average to produce {generation_tps:,.0f} tok/s "
+                 f"at the ceiling rate (the line's end count is {running_end})")
+    elif fewest is None:
+        basis = f"even {basis_n} running requests could not produce this at the ceiling rate"
+    else:
+        basis = "the line's end-of-interval running count"
+    ceiling = decode_step(r_in, basis_n, context_tokens).tokens_per_second
+    est_n = avg if avg is not None else float(basis_n)
+    estimate = generation_estimate(r_in, est_n, context_tokens, ratio_pg)
+    return {"ceiling": round(ceiling, 1), "ceiling_running": basis_n, "ceiling_running_basis": basis,
+            "estimate": round(estimate, 1),
+            "average_running_inferred": round(avg, 1) if avg is not None else None,
+            "average_running_basis": "throughput / per-request rate of the estimate" if avg is not None
+            else "not inferable (above the estimate at the largest batch)",
+            "efficiency_ratio": _ratio(generation_tps, ceiling)}
+
+
 def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base: CapacityReport,
                 observed_vs: dict, explanations: list[str]) -> None:
-    """Best observed generation rate vs the decode ceiling at the same number of running requests
-    and the context they held (KV usage % x KV tokens / running, when the stats line gives it)."""
+    """The busiest observed generation rate beside the ceiling and the estimate for that interval
+    (context from KV usage x KV tokens / running, when the stats line gives it)."""
     r_in = roofline_for(spec, gpu_spec, cfg)
     stats = [s for s in summary.get("stats") or [] if s.get("generation_tps") and s.get("running")]
     if not stats or r_in is None:
         return
-    best = max(stats, key=lambda s: s["generation_tps"] / max(s["running"], 1))
+    best = max(stats, key=lambda s: s["generation_tps"])
     running = int(best["running"])
     ctx = base.decode_context_tokens
     ctx_source = "assumed"
@@ -279,18 +332,23 @@ def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base
         est = int(best["gpu_kv_usage_pct"] / 100 * base.kv_cache_tokens / running)
         if est > 0:
             ctx, ctx_source = est, "from KV usage"
-    value = round(decode_step(r_in, running, ctx).tokens_per_second, 1)
-    r = _ratio(best["generation_tps"], value)
+    upper = base.max_num_seqs
+    if base.gpu_blocks:
+        upper = max(1, min(upper, int(cap.max_concurrency(base.gpu_blocks, ctx, base.block_size))))
+    it = interval_throughput(r_in, best["generation_tps"], best.get("prompt_tps"), running, ctx, upper)
+    r = it["efficiency_ratio"]
     observed_vs["generation_tokens_per_second"] = {
-        "observed": best["generation_tps"], "theory": value, "ratio": r, "running": running,
-        "context_tokens": ctx, "context_source": ctx_source, "theory_is": "roofline ceiling"}
+        "observed": best["generation_tps"], "theory": it["ceiling"], "ratio": r, "running": running,
+        "context_tokens": ctx, "context_source": ctx_source, "theory_is": "roofline ceiling",
+        "estimate": it["estimate"], "observed_vs_estimate": _ratio(best["generation_tps"], it["estimate"]),
+        **{k: it[k] for k in ("ceiling_running", "ceiling_running_basis", "average_running_inferred",
+                              "average_running_basis")}}
     if r is not None and r > 1 + TOLERANCE:
         explanations.append(
-            f"generation {best['generation_tps']:,.0f} tok/s at {running} running is above the roofline ceiling "
-            f"({value:,.0f}): the stats interval saw more requests than the final running count, or the GPU "
-            "or model is not the one assumed")
+            f"generation {best['generation_tps']:,.0f} tok/s is above the roofline ceiling even at "
+            f"{it['ceiling_running']} running ({it['ceiling']:,.0f}): the GPU or model is not the one assumed")
     elif r is not None and r < 1 - TOLERANCE:
         explanations.append(
             f"generation {best['generation_tps']:,.0f} tok/s at {running} running is {r:.0%} of the roofline "
-            f"ceiling ({value:,.0f} tok/s at {ctx:,} tokens of context): a ceiling, not a forecast; "
-            "prefill steps, scheduling and kernels take the rest")
+            f"ceiling ({it['ceiling']:,.0f} tok/s at {ctx:,} tokens of context; {it['ceiling_running_basis']}); "
+            f"the estimate for this interval is {it['estimate']:,.0f} tok/s")
