@@ -76,12 +76,15 @@ def closed_loop(r: RooflineInputs, concurrency: int, prompt_tokens: int, output_
     # Steps a request spends: ceil(P / budget) prefill steps (the last emits the first token),
     # then O - 1 decode steps. Completions per step are limited by the token budget too.
     prefill_steps = max(1, math.ceil(P / max_num_batched_tokens))
-    done_per_step = min(running / (prefill_steps + O - 1), max_num_batched_tokens / (P + O - 1))
+    by_running = running / (prefill_steps + O - 1)
+    by_budget = max_num_batched_tokens / (P + O - 1)
+    done_per_step = min(by_running, by_budget)
     decoding = done_per_step * (O - 1)
     prefill = done_per_step * P
     st = step_time(r, decoding, prefill, P + O / 2, P / 2, prefill_requests=done_per_step * prefill_steps)
     gen = done_per_step * O / st.seconds * replicas
-    bound = "kv_capacity" if limited_by == "kv_capacity" else st.bound
+    # The KV limit is the bound only if more running requests would have done more per step.
+    bound = "kv_capacity" if limited_by == "kv_capacity" and by_running < by_budget else st.bound
     return out | {"generation_tokens_per_second": round(gen, 1),
                   "prompt_tokens_per_second": round(gen * P / O, 1),
                   "bound": bound, "step_ms": round(st.seconds * 1e3, 3)}
