@@ -87,7 +87,9 @@ TheoryProvider = Callable[[dict], "TheoryValues | None"]
 @dataclass
 class TheoryValues:
     gauges: dict[str, float]
-    decode_tokens_per_second: Callable[[int, float | None], float] | None = None  # (running, KV usage ratio)
+    # (running, KV usage ratio, observed generation tok/s: the ceiling is for the running count
+    # the interval must have had, theory/provider.py DecodeTheory)
+    decode_tokens_per_second: Callable[[int, float | None, float | None], float] | None = None
 
 
 @dataclass
@@ -280,19 +282,20 @@ class State:
                     running_by_engine[engine] = (
                         stats.values.get("vllm_obs_requests_running"),
                         stats.values.get("vllm_obs_kv_cache_usage_ratio"),
+                        stats.values.get("vllm_obs_generation_throughput_tokens_per_second"),
                     )
                 if source.theory is not None:
                     for metric, value in source.theory.gauges.items():
                         gauges.append((metric, engine0, value))
                     decode = source.theory.decode_tokens_per_second
                     if decode is not None:
-                        for engine, (running, kv_usage) in running_by_engine.items():
-                            if running:  # a ceiling for the batch that is running now
+                        for engine, (running, kv_usage, generation) in running_by_engine.items():
+                            if running:  # a ceiling for the batch that ran in the interval
                                 gauges.append(
                                     (
                                         "vllm_obs_theoretical_generation_throughput_tokens_per_second",
                                         dict(base, engine=engine),
-                                        decode(int(running), kv_usage),
+                                        decode(int(running), kv_usage, generation),
                                     )
                                 )
                 info = None

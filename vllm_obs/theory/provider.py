@@ -12,6 +12,7 @@ from vllm_obs.state import TheoryValues
 from .dtypes import GiB
 from .join import resolve_setup, theory_for_summary
 from .report import ServingConfig, roofline_for
+from .estimate import fewest_running_for, generation_estimate, inferred_running
 from .throughput import decode_step
 
 
@@ -33,9 +34,49 @@ def make_provider(model: str | None = None, model_config: str | None = None, gpu
     return provide
 
 
-def _decode_ceiling(facts: dict, theory: dict, model, model_config, gpu):
-    """tokens/s ceiling for `running` requests; their context is read from the KV usage when the
-    stats line gives it (usage x capacity / running), else the report's typical context."""
+class DecodeTheory:
+    """The decode ceiling (and the estimate beside it) for what is running now.
+
+    `self(running, kv_usage_ratio, generation_tps)` is the roofline ceiling. A stats line's
+    running count is the one at the end of its interval while its throughput averages the
+    interval; given that throughput, the ceiling is taken at the fewest requests that can produce
+    it when that exceeds the end count, so observed / ceiling is never above 1 by our arithmetic.
+    `estimate(...)` is the calibrated estimate (estimate.py) at the interval's average running,
+    inferred as throughput / per-request rate when the throughput is given."""
+
+    def __init__(self, roofline, capacity_tokens: int, typical_context: int, upper: int):
+        self.roofline = roofline
+        self.capacity_tokens = capacity_tokens
+        self.typical_context = typical_context
+        self.upper = upper
+
+    def context(self, running: int, kv_usage_ratio: float | None) -> int:
+        if kv_usage_ratio and self.capacity_tokens and running:
+            return max(1, int(kv_usage_ratio * self.capacity_tokens / running))
+        return self.typical_context
+
+    def ceiling_running(self, running: int, context: int, generation_tps: float | None) -> int:
+        if not generation_tps:
+            return running
+        fewest = fewest_running_for(self.roofline, generation_tps, context, max(self.upper, running))
+        return max(running, fewest if fewest is not None else max(self.upper, running))
+
+    def __call__(self, running: int, kv_usage_ratio: float | None = None,
+                 generation_tps: float | None = None) -> float:
+        ctx = self.context(running, kv_usage_ratio)
+        return decode_step(self.roofline, self.ceiling_running(running, ctx, generation_tps), ctx).tokens_per_second
+
+    def estimate(self, running: int, kv_usage_ratio: float | None = None, generation_tps: float | None = None,
+                 prompt_tps: float | None = None) -> float:
+        ctx = self.context(running, kv_usage_ratio)
+        ratio = (prompt_tps or 0.0) / generation_tps if generation_tps else 0.0
+        avg = inferred_running(self.roofline, generation_tps, ctx, ratio) if generation_tps else None
+        return generation_estimate(self.roofline, avg if avg is not None else running, ctx, ratio)
+
+
+def _decode_ceiling(facts: dict, theory: dict, model, model_config, gpu) -> DecodeTheory | None:
+    """Ceilings for the running batch; context from the KV usage when the stats line gives it
+    (usage x capacity / running), else the report's typical context."""
     setup = resolve_setup(facts, model=model, model_config=model_config, gpu=gpu)
     if setup is None:
         return None
@@ -43,13 +84,6 @@ def _decode_ceiling(facts: dict, theory: dict, model, model_config, gpu):
     roofline = roofline_for(spec, gpu_spec, ServingConfig(**fields, model_weights_gib=facts.get("model_weights_gib")))
     if roofline is None:
         return None
-    capacity = theory.get("kv_cache_tokens") or 0
-    typical = int(theory.get("decode_context_tokens") or 2048)
-
-    def ceiling(running: int, kv_usage_ratio: float | None = None) -> float:
-        context = typical
-        if kv_usage_ratio and capacity and running:
-            context = max(1, int(kv_usage_ratio * capacity / running))
-        return decode_step(roofline, running, context).tokens_per_second
-
-    return ceiling
+    upper = int(theory.get("max_num_seqs") or 1024)
+    return DecodeTheory(roofline, int(theory.get("kv_cache_tokens") or 0),
+                        int(theory.get("decode_context_tokens") or 2048), upper)
