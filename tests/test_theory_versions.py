@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from vllm_obs.cli import main
-from vllm_obs.theory.versions import (TABLE, VersionError, graphs_subtracted, parse_version, rules_for,
-                                      uses_v2_model_runner)
+from vllm_obs.theory.versions import (
+    TABLE,
+    VersionError,
+    graphs_subtracted,
+    parse_version,
+    rules_for,
+    uses_v2_model_runner,
+)
 
 QWEN3_8B_CONFIG = str(Path(__file__).resolve().parent.parent / "vllm_obs" / "data" / "models" / "qwen3-8b.json")
 QWEN3 = ("Qwen3ForCausalLM",)

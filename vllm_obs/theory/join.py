@@ -15,9 +15,9 @@ from typing import Any
 from . import capacity as cap
 from .catalog import UnknownModelError, resolve_model
 from .dtypes import DtypeError, GiB, guess_quantization_from_name
+from .estimate import fewest_running_for, generation_estimate, inferred_running
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu, guess_gpu_from_total
 from .models import ModelConfigError
-from .estimate import fewest_running_for, generation_estimate, inferred_running
 from .overheads import graph_estimate_bytes
 from .report import CapacityReport, LayoutError, ServingConfig, build_report, roofline_for
 from .throughput import decode_step
@@ -47,12 +47,13 @@ def _pct(ratio: float | None) -> str:
     return f"{abs(diff):.0f}% {'above' if diff > 0 else 'below'} theory"
 
 
-def _resolve(summary: dict, model: str | None, model_config: str | None):
-    names = [model] if (model or model_config) else []
+def _resolve(summary: dict, model: str | None, model_config: str | None) -> tuple | None:
+    names: list[str | None] = [model] if (model or model_config) else []
     names += [summary.get("model")]
     served = summary.get("served_model_name")
     names += served if isinstance(served, list) else [served]
-    for name in [n for n in names if n] or [None]:
+    candidates: list[str | None] = [n for n in names if n]
+    for name in candidates or [None]:
         try:
             spec, where = resolve_model(name, model_config)
             return spec, name, where
@@ -268,8 +269,9 @@ def _budget_explanation(ratio: float | None, observed: float, theory: float, pre
             ("activation_peak_gib", "activation peak", predicted.activation_peak_gib),
             ("non_torch_memory_gib", "non-torch memory", predicted.non_torch_memory_gib),
             ("cuda_graph_gib", "CUDA graphs", predicted.cuda_graph_gib)):
-        if logged.get(key) is not None:
-            deltas.append((logged[key] - theory_v, label))
+        logged_v = logged.get(key)
+        if logged_v is not None:
+            deltas.append((logged_v - theory_v, label))
     head = (f"KV capacity {_pct(ratio)} ({observed:.2f} vs {theory:.2f} GiB)" if ratio is not None
             else f"KV budget {observed:.2f} GiB where theory expects {theory:.2f} GiB")
     if gap > 0:

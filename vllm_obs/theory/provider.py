@@ -10,9 +10,9 @@ from __future__ import annotations
 from vllm_obs.state import TheoryValues
 
 from .dtypes import GiB
+from .estimate import fewest_running_for, generation_estimate, inferred_running
 from .join import resolve_setup, theory_for_summary
 from .report import ServingConfig, roofline_for
-from .estimate import fewest_running_for, generation_estimate, inferred_running
 from .throughput import decode_step
 
 
