@@ -20,10 +20,15 @@ from dataclasses import dataclass
 from .dtypes import GiB
 from .versions import CONSUMED
 
-# Activation peak as a fraction of the formula: 0.50 (0.75/1.49, 0.27.1) and 0.52 (0.78/1.49,
-# warm 0.26.0) at the low end, 0.87 (1.29/1.49, cold 0.26.0) near the top; the formula itself
-# (calibrated on 0.6-0.11 logs, docs/theory.md) is the high end.
-ACTIVATION_FACTORS = {"split": (0.5, 0.7, 1.0), "consumed": (0.45, 0.5, 0.9)}
+# Activation peak as a fraction of the formula (low, expected, high), by era:
+# - V0 and V1 before 0.10 ("legacy"): logged / formula = 0.56 (case 008), 1.13 (006, Llama-3-8B),
+#   2.0 (022, an AWQ model at 4,096 tokens).
+# - V1 0.10-0.26 ("split"): 0.52 (0.78/1.49, warm 0.26.0) and 0.87 (1.29/1.49, cold compile).
+# - V1 since 0.27 ("consumed", the transient headroom only): 0.50 (0.75/1.49, case 060).
+# MoE models: the high end is 6x in every era (scenario 4, Qwen3-30B-A3B at TP 4 on 0.8.5:
+# 1.40 GiB logged, 5.6x the formula); the formula models fused-MoE workspaces worst.
+ACTIVATION_FACTORS = {"legacy": (0.5, 1.0, 2.0), "split": (0.5, 0.7, 1.0), "consumed": (0.45, 0.5, 0.9)}
+MOE_ACTIVATION_HIGH_FACTOR = 6.0
 # Non-torch GiB (single GPU, with TP/PP peers). Under the consumed accounting (>= 0.27) it holds
 # the runner's persistent buffers too: 0.90 GiB logged in case 060.
 NON_TORCH_GIB = {
@@ -58,12 +63,17 @@ def _fixed(name: str, value_bytes: float, source: str, why: str) -> Term:
     return Term(name, value_bytes, value_bytes, value_bytes, source, why)
 
 
-def activation_term(formula_bytes: float, accounting: str, given_gib: float | None, source: str = "flag") -> Term:
+def activation_term(formula_bytes: float, era: str, given_gib: float | None, source: str = "flag",
+                    is_moe: bool = False) -> Term:
+    """`era`: "legacy" (V0, V1 < 0.10), "split" (V1 0.10-0.26) or "consumed" (V1 >= 0.27)."""
     why = ("the profiling forward pass of max_num_batched_tokens tokens: kernels, torch.compile "
-           "(a cold compile peaks higher than a cached one) and the sampler")
+           "(a cold compile peaks higher than a cached one)" + (", fused-MoE workspaces" if is_moe else "")
+           + " and the sampler")
     if given_gib is not None:
         return _fixed("activation_peak", given_gib * GiB, source, why)
-    lo, ex, hi = ACTIVATION_FACTORS[CONSUMED if accounting == CONSUMED else "split"]
+    lo, ex, hi = ACTIVATION_FACTORS[era]
+    if is_moe:
+        hi = MOE_ACTIVATION_HIGH_FACTOR
     return Term("activation_peak", lo * formula_bytes, ex * formula_bytes, hi * formula_bytes, "estimate", why)
 
 

@@ -113,8 +113,10 @@ def overhead_terms(spec: ModelSpec, cfg: ServingConfig, s: Setup, tp: int) -> li
     formula = cap.estimate_activation_peak_bytes(spec, s.weight_dtype_bytes, tp, s.max_num_batched_tokens,
                                                  s.max_num_seqs)
     acc = s.applied.rules.accounting
+    era = acc if s.arithmetic == cap.V1 else "legacy"
     return [
-        oh.activation_term(formula, acc, cfg.activation_peak_gib, src.get("activation_peak_gib", "flag")),
+        oh.activation_term(formula, era, cfg.activation_peak_gib, src.get("activation_peak_gib", "flag"),
+                           is_moe=spec.is_moe),
         oh.non_torch_term(acc, tp * cfg.pipeline_parallel_size > 1, cfg.non_torch_memory_gib,
                           src.get("non_torch_memory_gib", "flag")),
         oh.graph_term(spec.num_layers, s.graphs_subtracted, cfg.cuda_graph_gib, src.get("cuda_graph_gib", "flag")),
