@@ -320,13 +320,15 @@ def interval_throughput(r_in, generation_tps: float, prompt_tps: float | None, r
 
 def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base: CapacityReport,
                 observed_vs: dict, explanations: list[str]) -> None:
-    """The busiest observed generation rate beside the ceiling and the estimate for that interval
+    """The best observed generation rate per request beside the ceiling and the estimate for that interval
     (context from KV usage x KV tokens / running, when the stats line gives it)."""
     r_in = roofline_for(spec, gpu_spec, cfg)
     stats = [s for s in summary.get("stats") or [] if s.get("generation_tps") and s.get("running")]
     if not stats or r_in is None:
         return
-    best = max(stats, key=lambda s: s["generation_tps"])
+    # The best rate per running request (analysis.add_theory passes only that line): the interval
+    # most likely to have had more requests than its end count, which the ceiling allows for.
+    best = max(stats, key=lambda s: s["generation_tps"] / max(s["running"], 1))
     running = int(best["running"])
     ctx = base.decode_context_tokens
     ctx_source = "assumed"
