@@ -87,9 +87,9 @@ TheoryProvider = Callable[[dict], "TheoryValues | None"]
 @dataclass
 class TheoryValues:
     gauges: dict[str, float]
-    # (running, KV usage ratio, observed generation tok/s: the ceiling is for the running count
-    # the interval must have had, theory/provider.py DecodeTheory)
-    decode_tokens_per_second: Callable[[int, float | None, float | None], float] | None = None
+    # (running, KV usage ratio, observed generation and prompt tok/s: the ceiling is for the running
+    # count the interval must have had, theory/provider.py DecodeTheory)
+    decode_tokens_per_second: Callable[..., float] | None = None
 
 
 @dataclass
@@ -283,21 +283,27 @@ class State:
                         stats.values.get("vllm_obs_requests_running"),
                         stats.values.get("vllm_obs_kv_cache_usage_ratio"),
                         stats.values.get("vllm_obs_generation_throughput_tokens_per_second"),
+                        stats.values.get("vllm_obs_prompt_throughput_tokens_per_second"),
                     )
                 if source.theory is not None:
                     for metric, value in source.theory.gauges.items():
                         gauges.append((metric, engine0, value))
                     decode = source.theory.decode_tokens_per_second
                     if decode is not None:
-                        for engine, (running, kv_usage, generation) in running_by_engine.items():
+                        for engine, (running, kv_usage, generation, prompt) in running_by_engine.items():
                             if running:  # a ceiling for the batch that ran in the interval
                                 gauges.append(
                                     (
                                         "vllm_obs_theoretical_generation_throughput_tokens_per_second",
                                         dict(base, engine=engine),
-                                        decode(int(running), kv_usage, generation),
+                                        decode(int(running), kv_usage, generation, prompt),
                                     )
                                 )
+                                estimate = getattr(decode, "estimate", None)  # theory/provider.py DecodeTheory
+                                if estimate is not None:
+                                    gauges.append(("vllm_obs_estimated_generation_throughput_tokens_per_second",
+                                                   dict(base, engine=engine),
+                                                   estimate(int(running), kv_usage, generation, prompt)))
                 info = None
                 if facts:
                     info = dict(engine0, **{("engine_version" if k == "engine" else "version" if k == "vllm_version" else k): str(facts[k]) for k in _INFO_KEYS if k in facts})

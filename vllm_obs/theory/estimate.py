@@ -138,3 +138,29 @@ def fewest_running_for(r: RooflineInputs, generation_tps: float, context_tokens:
         else:
             lo = mid + 1
     return lo
+
+
+def interval_running(r: RooflineInputs, generation_tps: float | None, context_tokens: int, end_running: int,
+                     prompt_per_generated: float, upper: int) -> tuple[float, str, float | None]:
+    """The running count a stats interval's ceiling is taken at, why, and the inferred average.
+
+    A stats line's running count is the one at its end; its throughput averages the interval. The
+    average running is inferred as throughput / per-request rate (the estimate's rate, solved by
+    bisection). Since the ceiling is above the estimate at every batch, the ceiling at the larger
+    of the end count and that average is above the observed rate: observed / ceiling exceeds 1 only
+    when even `upper` requests could not produce it at the ceiling rate."""
+    upper = max(upper, end_running)
+    if not generation_tps:
+        return end_running, "the line's end-of-interval running count", None
+    avg = inferred_running(r, generation_tps, context_tokens, prompt_per_generated, upper=upper)
+    if avg is not None:
+        n = max(float(end_running), avg)  # an average: fractional (a ceiling at ceil(avg) would jump)
+        if n > end_running:
+            return n, (f"the interval's average running, inferred as throughput / per-request rate: {avg:.1f} "
+                       f"(the line's end count is {end_running})"), avg
+        return n, "the line's end-of-interval running count (not below the inferred average)", avg
+    fewest = fewest_running_for(r, generation_tps, context_tokens, upper)
+    if fewest is None:
+        return upper, f"the largest batch ({upper}): even it could not produce this rate at the ceiling", None
+    return max(end_running, fewest), (f"the fewest requests whose ceiling reaches {generation_tps:,.0f} tok/s "
+                                      "(above the estimate at every batch)"), None

@@ -15,7 +15,7 @@ from typing import Any
 from . import capacity as cap
 from .catalog import UnknownModelError, resolve_model
 from .dtypes import DtypeError, GiB, guess_quantization_from_name
-from .estimate import fewest_running_for, generation_estimate, inferred_running
+from .estimate import generation_estimate, interval_running
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu, guess_gpu_from_total
 from .models import ModelConfigError
 from .overheads import graph_estimate_bytes
@@ -289,29 +289,14 @@ def _budget_explanation(ratio: float | None, observed: float, theory: float, pre
 
 def interval_throughput(r_in, generation_tps: float, prompt_tps: float | None, running_end: int,
                         context_tokens: int, upper: int) -> dict[str, Any]:
-    """Ceiling and estimate for one stats interval, at the running count the interval must have had.
-
-    A stats line's running count is the one at its end; its throughput averages the interval.
-    The average running is inferred as throughput / per-request rate (the estimate's rate at
-    that many requests). The ceiling is taken at the larger of the end count and the fewest
-    requests whose ceiling reaches the observed rate, so observed / ceiling exceeds 1 only when
-    even `upper` requests could not produce it (a GPU or model that is not the one assumed)."""
+    """The ceiling for what one stats interval could reach (estimate.interval_running) and the
+    estimate for the line's own running count beside it."""
     ratio_pg = (prompt_tps or 0.0) / generation_tps if generation_tps > 0 else 0.0
-    avg = inferred_running(r_in, generation_tps, context_tokens, ratio_pg, upper=max(upper, running_end))
-    fewest = fewest_running_for(r_in, generation_tps, context_tokens, max(upper, running_end))
-    basis_n = max(running_end, fewest or 0) if fewest is not None else max(upper, running_end)
-    if fewest is not None and fewest > running_end:
-        basis = (f"at least {fewest} requests must have run on average to produce {generation_tps:,.0f} tok/s "
-                 f"at the ceiling rate (the line's end count is {running_end})")
-    elif fewest is None:
-        basis = f"even {basis_n} running requests could not produce this at the ceiling rate"
-    else:
-        basis = "the line's end-of-interval running count"
-    ceiling = decode_step(r_in, basis_n, context_tokens).tokens_per_second
-    est_n = avg if avg is not None else float(basis_n)
-    estimate = generation_estimate(r_in, est_n, context_tokens, ratio_pg)
-    return {"ceiling": round(ceiling, 1), "ceiling_running": basis_n, "ceiling_running_basis": basis,
-            "estimate": round(estimate, 1),
+    n, basis, avg = interval_running(r_in, generation_tps, context_tokens, running_end, ratio_pg, upper)
+    ceiling = decode_step(r_in, n, context_tokens).tokens_per_second
+    estimate = generation_estimate(r_in, running_end, context_tokens, ratio_pg)
+    return {"ceiling": round(ceiling, 1), "ceiling_running": round(n, 1), "ceiling_running_basis": basis,
+            "estimate": round(estimate, 1), "estimate_running": running_end,
             "average_running_inferred": round(avg, 1) if avg is not None else None,
             "average_running_basis": "throughput / per-request rate of the estimate" if avg is not None
             else "not inferable (above the estimate at the largest batch)",
@@ -345,8 +330,8 @@ def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base
         "observed": best["generation_tps"], "theory": it["ceiling"], "ratio": r, "running": running,
         "context_tokens": ctx, "context_source": ctx_source, "theory_is": "roofline ceiling",
         "estimate": it["estimate"], "observed_vs_estimate": _ratio(best["generation_tps"], it["estimate"]),
-        **{k: it[k] for k in ("ceiling_running", "ceiling_running_basis", "average_running_inferred",
-                              "average_running_basis")}}
+        **{k: it[k] for k in ("ceiling_running", "ceiling_running_basis", "estimate_running",
+                              "average_running_inferred", "average_running_basis")}}
     if r is not None and r > 1 + TOLERANCE:
         explanations.append(
             f"generation {best['generation_tps']:,.0f} tok/s is above the roofline ceiling even at "

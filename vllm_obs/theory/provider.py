@@ -10,10 +10,10 @@ from __future__ import annotations
 from vllm_obs.state import TheoryValues
 
 from .dtypes import GiB
-from .estimate import fewest_running_for, generation_estimate, inferred_running
+from .estimate import generation_estimate, interval_running
 from .join import resolve_setup, theory_for_summary
 from .report import ServingConfig, roofline_for
-from .throughput import decode_step
+from .throughput import RooflineInputs, decode_step
 
 
 def make_provider(model: str | None = None, model_config: str | None = None, gpu: str | None = None):
@@ -35,16 +35,15 @@ def make_provider(model: str | None = None, model_config: str | None = None, gpu
 
 
 class DecodeTheory:
-    """The decode ceiling (and the estimate beside it) for what is running now.
+    """The decode ceiling for a stats interval, and the estimate beside it.
 
-    `self(running, kv_usage_ratio, generation_tps)` is the roofline ceiling. A stats line's
-    running count is the one at the end of its interval while its throughput averages the
-    interval; given that throughput, the ceiling is taken at the fewest requests that can produce
-    it when that exceeds the end count, so observed / ceiling is never above 1 by our arithmetic.
-    `estimate(...)` is the calibrated estimate (estimate.py) at the interval's average running,
-    inferred as throughput / per-request rate when the throughput is given."""
+    `self(running, kv_usage_ratio, generation_tps, prompt_tps)` is the roofline ceiling at the
+    running count the interval must have had (estimate.interval_running: its average, inferred as
+    throughput / per-request rate, when above the line's end count), so observed / ceiling is
+    never above 1 by our arithmetic. `estimate(...)` is the calibrated estimate (estimate.py) for
+    the line's running count."""
 
-    def __init__(self, roofline, capacity_tokens: int, typical_context: int, upper: int):
+    def __init__(self, roofline: RooflineInputs, capacity_tokens: int, typical_context: int, upper: int):
         self.roofline = roofline
         self.capacity_tokens = capacity_tokens
         self.typical_context = typical_context
@@ -55,23 +54,21 @@ class DecodeTheory:
             return max(1, int(kv_usage_ratio * self.capacity_tokens / running))
         return self.typical_context
 
-    def ceiling_running(self, running: int, context: int, generation_tps: float | None) -> int:
-        if not generation_tps:
-            return running
-        fewest = fewest_running_for(self.roofline, generation_tps, context, max(self.upper, running))
-        return max(running, fewest if fewest is not None else max(self.upper, running))
+    @staticmethod
+    def _prompt_ratio(generation_tps: float | None, prompt_tps: float | None) -> float:
+        return (prompt_tps or 0.0) / generation_tps if generation_tps else 0.0
 
-    def __call__(self, running: int, kv_usage_ratio: float | None = None,
-                 generation_tps: float | None = None) -> float:
+    def __call__(self, running: int, kv_usage_ratio: float | None = None, generation_tps: float | None = None,
+                 prompt_tps: float | None = None) -> float:
         ctx = self.context(running, kv_usage_ratio)
-        return decode_step(self.roofline, self.ceiling_running(running, ctx, generation_tps), ctx).tokens_per_second
+        n, _why, _avg = interval_running(self.roofline, generation_tps, ctx, running,
+                                         self._prompt_ratio(generation_tps, prompt_tps), self.upper)
+        return decode_step(self.roofline, n, ctx).tokens_per_second
 
     def estimate(self, running: int, kv_usage_ratio: float | None = None, generation_tps: float | None = None,
                  prompt_tps: float | None = None) -> float:
         ctx = self.context(running, kv_usage_ratio)
-        ratio = (prompt_tps or 0.0) / generation_tps if generation_tps else 0.0
-        avg = inferred_running(self.roofline, generation_tps, ctx, ratio) if generation_tps else None
-        return generation_estimate(self.roofline, avg if avg is not None else running, ctx, ratio)
+        return generation_estimate(self.roofline, running, ctx, self._prompt_ratio(generation_tps, prompt_tps))
 
 
 def _decode_ceiling(facts: dict, theory: dict, model, model_config, gpu) -> DecodeTheory | None:
