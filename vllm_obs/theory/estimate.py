@@ -68,25 +68,25 @@ def closed_loop(r: RooflineInputs, concurrency: int, prompt_tokens: int, output_
     limited_by = None
     if running < per_replica:
         limited_by = "kv_capacity" if kv_running_limit <= max_num_seqs else "max_num_seqs"
-    P, O = prompt_tokens, output_tokens
     out = {"concurrency": concurrency, "running_per_replica": running, "running_limited_by": limited_by}
     if running <= 0:
         return out | {"generation_tokens_per_second": 0.0, "prompt_tokens_per_second": 0.0,
                       "bound": "kv_capacity", "step_ms": None}
     # Steps a request spends: ceil(P / budget) prefill steps (the last emits the first token),
     # then O - 1 decode steps. Completions per step are limited by the token budget too.
-    prefill_steps = max(1, math.ceil(P / max_num_batched_tokens))
-    by_running = running / (prefill_steps + O - 1)
-    by_budget = max_num_batched_tokens / (P + O - 1)
+    prefill_steps = max(1, math.ceil(prompt_tokens / max_num_batched_tokens))
+    by_running = running / (prefill_steps + output_tokens - 1)
+    by_budget = max_num_batched_tokens / (prompt_tokens + output_tokens - 1)
     done_per_step = min(by_running, by_budget)
-    decoding = done_per_step * (O - 1)
-    prefill = done_per_step * P
-    st = step_time(r, decoding, prefill, P + O / 2, P / 2, prefill_requests=done_per_step * prefill_steps)
-    gen = done_per_step * O / st.seconds * replicas
+    decoding = done_per_step * (output_tokens - 1)
+    prefill = done_per_step * prompt_tokens
+    st = step_time(r, decoding, prefill, prompt_tokens + output_tokens / 2, prompt_tokens / 2,
+                   prefill_requests=done_per_step * prefill_steps)
+    gen = done_per_step * output_tokens / st.seconds * replicas
     # The KV limit is the bound only if more running requests would have done more per step.
     bound = "kv_capacity" if limited_by == "kv_capacity" and by_running < by_budget else st.bound
     return out | {"generation_tokens_per_second": round(gen, 1),
-                  "prompt_tokens_per_second": round(gen * P / O, 1),
+                  "prompt_tokens_per_second": round(gen * prompt_tokens / output_tokens, 1),
                   "bound": bound, "step_ms": round(st.seconds * 1e3, 3)}
 
 
