@@ -116,6 +116,8 @@ def resolve_setup(summary: dict, *, model: str | None = None, model_config: str 
         applied = rules_for(None)
         inputs["vllm_version"] = {"value": summary.get("vllm_version"), "source": "log (not a version: newest rules)"}
     inputs["vllm_rules"] = {"value": applied.rules.label, "source": applied.describe()}
+    if fields.get("vllm_version"):
+        fields["sources"] = {"vllm_version": "log"}
     for key, default in (("tensor_parallel_size", 1), ("pipeline_parallel_size", 1),
                          ("max_model_len", spec.max_position_embeddings),
                          ("gpu_memory_utilization", applied.rules.default_gpu_memory_utilization),
@@ -161,8 +163,9 @@ def theory_for_summary(summary: dict, *, model: str | None = None, model_config:
     try:
         predicted = build_report(spec, gpu_spec, ServingConfig(**fields)) if gpu_spec.total_memory_gib else None
         as_logged = build_report(spec, gpu_spec, ServingConfig(
-            **fields, kv_cache_memory_gib=logged_budget,
-            sources={"kv_cache_memory_gib": "log"} if logged_budget is not None else {}))
+            **{k: v for k, v in fields.items() if k != "sources"}, kv_cache_memory_gib=logged_budget,
+            sources={**fields.get("sources", {}),
+                     **({"kv_cache_memory_gib": "log"} if logged_budget is not None else {})}))
     except (LayoutError, DtypeError, ValueError):
         return None
 
