@@ -94,7 +94,8 @@ def register(subparsers: Any) -> None:
     o.add_argument("--non-torch-gib", type=float, metavar="X", help="logged non-torch memory (else estimated)")
     o.add_argument("--cuda-graph-gib", type=float, metavar="X", help="CUDA graph memory (else estimated)")
     o.add_argument("--context-tokens", type=int, metavar="N",
-                   help="context each running request holds, for the decode ceilings (default min(2048, max len))")
+                   help="context each running request holds, for the decode ceilings (default: P + O/2 with "
+                        "--prompt-tokens/--output-tokens, else min(2048, max len))")
     w = p.add_argument_group("workload (throughput estimate)")
     w.add_argument("--prompt-tokens", type=int, metavar="P", help="prompt tokens per request")
     w.add_argument("--output-tokens", type=int, metavar="O", help="output tokens per request")

@@ -172,7 +172,8 @@ def build_report(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig) -> CapacityR
             by_ctx.append({"context_tokens": ctx, "max_concurrency": round(conc, 2),
                            "running_limit": min(int(conc), seqs)})
 
-    decode_ctx = cfg.context_tokens or min(2048, max_len)
+    workload_ctx = (cfg.prompt_tokens + cfg.output_tokens // 2) if cfg.prompt_tokens and cfg.output_tokens else None
+    decode_ctx = cfg.context_tokens or workload_ctx or min(2048, max_len)  # the estimate's mean context
     ladder: list[dict[str, Any]] = []
     prefill: float | None = None
     crossover: int | None = None
