@@ -209,6 +209,9 @@ def build_report(spec: ModelSpec, gpu: GpuSpec, cfg: ServingConfig) -> CapacityR
                      "throughput ceilings are for all replicas")
     if s.applied.note:
         notes.append(s.applied.note)
+    if not has_memory and cfg.max_num_seqs is None and arithmetic != cap.V0:
+        notes.append(f"GPU memory unknown: vLLM's small-card defaults are assumed (max_num_seqs {seqs}, "
+                     f"max_num_batched_tokens {mnbt}); cards with >= 70 GiB get 1024 / 8192")
 
     return CapacityReport(
         model=spec.name, gpu=gpu.name if (has_memory or gpu.name != "custom GPU") else None,
