@@ -73,8 +73,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("vllm_obs_theoretical_kv_cache_capacity_tokens", "gauge", "tokens", "KV capacity vLLM's block arithmetic gives for the logged KV budget.", group="theory",
            promql="vllm_obs_kv_cache_capacity_tokens / vllm_obs_theoretical_kv_cache_capacity_tokens"),
     Metric("vllm_obs_theoretical_max_concurrency_requests", "gauge", "requests", "Max concurrency at max_model_len from vLLM's block arithmetic.", group="theory"),
-    Metric("vllm_obs_theoretical_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Decode throughput ceiling (roofline) for the last stats interval: at its end running count, or the fewest requests that can produce its observed rate if more.", group="theory"),
-    Metric("vllm_obs_estimated_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Calibrated throughput estimate (docs/theory.md 7a) for the last stats interval, at its average running inferred as throughput / per-request rate.", group="theory",
+    Metric("vllm_obs_theoretical_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Decode throughput ceiling (roofline) for the last stats interval: at the larger of its end running count and its average running (throughput / per-request rate), so the observed rate stays below it.", group="theory"),
+    Metric("vllm_obs_estimated_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Calibrated generation-throughput estimate (docs/theory.md 7a) for the running count of the last stats line.", group="theory",
            promql="vllm_obs_generation_throughput_tokens_per_second / vllm_obs_estimated_generation_throughput_tokens_per_second"),
     Metric("vllm_obs_theoretical_prompt_throughput_tokens_per_second", "gauge", "tokens_per_second", "Prefill throughput ceiling (compute roofline).", group="theory"),
     # -- self -------------------------------------------------------------------------------------
