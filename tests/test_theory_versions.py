@@ -107,6 +107,11 @@ def test_same_flags_under_0_21_subtract_graphs(capsys):
                   "--max-model-len", "8192")
     assert old["vllm_rules"]["model_runner"] == "v1" and old["cuda_graph_gib"] > 0.4
     assert old["kv_cache_tokens"] < new["kv_cache_tokens"]
+    # VLLM_USE_V2_MODEL_RUNNER=0 on 0.26.0: the V1 runner, whose graph estimate is subtracted.
+    _, forced = plan(capsys, "--vllm-version", "0.26.0", "--gpu", "H200", "--model", "Qwen/Qwen3-8B",
+                     "--max-model-len", "8192", "--model-runner", "v1")
+    assert forced["vllm_rules"]["model_runner"] == "v1" and forced["vllm_rules"]["cuda_graphs_subtracted"]
+    assert forced["kv_cache_tokens"] < new["kv_cache_tokens"]
 
 
 def test_case060_h100_0271_kv_from_the_expected_overheads(capsys):

@@ -89,6 +89,7 @@ def build_config(args: argparse.Namespace, model_name: str | None) -> ServingCon
         cuda_graph_gib=args.cuda_graph_gib, max_num_seqs=args.max_num_seqs,
         max_num_batched_tokens=args.max_num_batched_tokens, engine=args.engine,
         vllm_version=args.vllm_version, context_tokens=args.context_tokens,
+        v2_model_runner={"v1": False, "v2": True}.get(getattr(args, "model_runner", None) or ""),
         prompt_tokens=args.prompt_tokens, output_tokens=args.output_tokens,
         concurrency=_concurrency(getattr(args, "concurrency", None)), sources=sources,
     )

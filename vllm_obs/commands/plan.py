@@ -83,6 +83,9 @@ def register(subparsers: Any) -> None:
     s.add_argument("--max-num-batched-tokens", type=int, metavar="N",
                    help="tokens per step (default: vLLM's: 8192 on >=70 GiB non-A100 cards, else 2048)")
     s.add_argument("--engine", choices=("v0", "v1"), help="vLLM engine whose arithmetic to use (default v1)")
+    s.add_argument("--model-runner", choices=("v1", "v2"),
+                   help="vLLM's GPU model runner, as VLLM_USE_V2_MODEL_RUNNER=0/1 forces it (default: the "
+                        "release's choice for the model; it decides whether CUDA graphs are subtracted)")
     s.add_argument("--vllm-version", metavar="X.Y.Z",
                    help="vLLM release whose defaults and memory rules to apply (default: the newest known, "
                         "0.33.0); the output says which rules it applied")
