@@ -9,7 +9,8 @@ that replace finished ones), within the max_num_batched_tokens budget. Its time 
         + max(KV bytes read / (B * e_bw), attention FLOPs / (F * e_mm))                 (attention)
 
 with B and F the GPU's bandwidth and dense FLOPS. Prefill tokens share the matmuls of the step:
-that is the prefill interference. Four efficiency terms, each from a measurement (docs/theory.md,
+that is the prefill interference (steps with a chunk and decode-only steps are timed apart and
+averaged by how often each occurs). Four efficiency terms, each from a measurement (docs/theory.md,
 "Throughput estimate"):
 - e_bw = 0.80: achievable HBM bandwidth (llama-roofline measurements: 65-97 %; prior, not fitted).
 - e_mm: the GPU's measured achievable matmul fraction (gpus.json, ml-engineering MAMF: H100 0.803).
@@ -80,14 +81,21 @@ def closed_loop(r: RooflineInputs, concurrency: int, prompt_tokens: int, output_
     done_per_step = min(by_running, by_budget)
     decoding = done_per_step * (output_tokens - 1)
     prefill = done_per_step * prompt_tokens
-    st = step_time(r, decoding, prefill, prompt_tokens + output_tokens / 2, prompt_tokens / 2,
-                   prefill_requests=done_per_step * prefill_steps)
-    gen = done_per_step * output_tokens / st.seconds * replicas
+    # Prefill chunks land in a fraction q of the steps, not evenly in all: a step with a chunk
+    # reads (for MoE) many more experts than a decode-only one, so the two kinds are timed apart.
+    q = min(1.0, done_per_step * prefill_steps)
+    ctx = prompt_tokens + output_tokens / 2
+    mixed = step_time(r, decoding, prefill / q, ctx, prompt_tokens / 2, prefill_requests=1.0 if q < 1 else
+                      done_per_step * prefill_steps)
+    plain = step_time(r, decoding, 0.0, ctx, 1.0) if q < 1 else mixed
+    seconds = q * mixed.seconds + (1 - q) * plain.seconds
+    st = mixed if q * mixed.seconds >= (1 - q) * plain.seconds else plain
+    gen = done_per_step * output_tokens / seconds * replicas
     # The KV limit is the bound only if more running requests would have done more per step.
     bound = "kv_capacity" if limited_by == "kv_capacity" and by_running < by_budget else st.bound
     return out | {"generation_tokens_per_second": round(gen, 1),
                   "prompt_tokens_per_second": round(gen * prompt_tokens / output_tokens, 1),
-                  "bound": bound, "step_ms": round(st.seconds * 1e3, 3)}
+                  "bound": bound, "step_ms": round(seconds * 1e3, 3)}
 
 
 def kv_running_limit(gpu_blocks: int, prompt_tokens: int, output_tokens: int, block_size: int) -> int:
