@@ -70,3 +70,31 @@ def test_estimate_needs_a_gpu_with_speeds(capsys):
     d = estimate(capsys, "--kv-cache-memory-gib", "54.34", "--prompt-tokens", "256", "--output-tokens", "256")
     assert d["throughput_estimate"] is None
     assert "--gpu NAME" in d["sections"]["throughput_estimate"]["missing"]
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from vllm_obs.theory import find_gpu, resolve_model  # noqa: E402
+from vllm_obs.theory.estimate import generation_estimate, interval_running  # noqa: E402
+from vllm_obs.theory.report import ServingConfig, roofline_for  # noqa: E402
+from vllm_obs.theory.throughput import decode_step  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["Qwen/Qwen3-8B", "Qwen/Qwen3-30B-A3B", "mistralai/Mistral-7B-v0.1",
+                        "deepseek-ai/DeepSeek-V2-Lite", "Qwen/Qwen1.5-7B"]),
+       st.sampled_from(["H100-SXM", "A10", "L4", "MI300X", "H200"]),
+       st.integers(1, 512), st.floats(1, 50_000), st.integers(1, 16_384), st.floats(0, 8))
+def test_interval_ceiling_is_never_below_the_observed_rate(model, gpu, end_running, observed, context, ratio):
+    # Issue 13's rule: observed / ceiling > 1 only when no batch up to the limit could produce it.
+    spec, _ = resolve_model(model, None)
+    r = roofline_for(spec, find_gpu(gpu), ServingConfig(max_model_len=16_384))
+    assert r is not None
+    n, basis, avg = interval_running(r, observed, context, end_running, ratio, upper=1024)
+    assert n >= end_running
+    if not basis.startswith("the largest batch"):
+        assert decode_step(r, n, context).tokens_per_second >= observed * (1 - 1e-9)
+    if avg is not None:  # the inferred average reproduces the rate at the estimate's per-request rate
+        assert generation_estimate(r, avg, context, ratio) >= observed * (1 - 1e-6)
+        assert generation_estimate(r, avg, context, ratio) <= decode_step(r, avg, context).tokens_per_second
