@@ -145,6 +145,7 @@ def test_no_gpu_answers_what_the_kv_budget_allows(capsys):
     (["--gpu", "H100-SXM", "--kv-cache-memory-gib", "-1"], "cannot be negative"),
     (["--gpu", "H100-SXM", "--gpu-memory-used-gib", "100"], "not below the GPU's 79.18 GiB total"),
     (["--prompt-tokens", "256"], "both --prompt-tokens and --output-tokens"),
+    (["--gpu", "H100-SXM", "--vllm-version", "0.26.0", "--engine", "v0"], "no V0 engine since 0.11"),
     (["--gpu", "H100-SXM", "--prompt-tokens", "9", "--output-tokens", "9", "--concurrency", "1,x"], "whole numbers"),
 ])
 def test_questionable_flags_are_one_line_errors(capsys, argv, needle):

@@ -15,7 +15,7 @@ from vllm_obs.theory.dtypes import DtypeError, guess_quantization_from_name
 from vllm_obs.theory.gpus import UnknownGpuError, custom_gpu, find_gpu
 from vllm_obs.theory.models import ModelConfigError
 from vllm_obs.theory.report import CapacityReport, LayoutError, ServingConfig, build_report
-from vllm_obs.theory.versions import VersionError, rules_for
+from vllm_obs.theory.versions import VersionError, engine_problem, rules_for
 
 
 def _usage(message: str) -> Exception:
@@ -56,6 +56,9 @@ def build_config(args: argparse.Namespace, model_name: str | None) -> ServingCon
         applied = rules_for(args.vllm_version)
     except VersionError as exc:
         raise _usage(str(exc)) from None
+    problem = engine_problem(args.engine, args.vllm_version)
+    if problem:
+        raise _usage(problem)
     if args.block_size is not None:
         problem = applied.rules.block_size_problem(args.block_size)
         if problem:

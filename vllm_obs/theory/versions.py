@@ -156,6 +156,17 @@ def rules_for(version: str | None, source: str = "flag") -> AppliedRules:
     return AppliedRules(row, version, source, note)
 
 
+# The 0.11.2 wheel has neither vllm/worker/worker.py nor VLLM_USE_V1 (0.8.5 has both).
+NO_V0_ENGINE_SINCE = (0, 11, 0)
+
+
+def engine_problem(engine: str | None, version: str | None) -> str | None:
+    """Why an --engine does not exist in this release, or None."""
+    if engine == "v0" and version and parse_version(version) >= NO_V0_ENGINE_SINCE:
+        return f"--engine v0 with --vllm-version {version}: vLLM has had no V0 engine since 0.11 (read in 0.11.2)"
+    return None
+
+
 def uses_v2_model_runner(rules: VllmRules, architectures: tuple[str, ...], is_moe: bool,
                          quantized: bool) -> bool:
     """Whether this release picks the V2 model runner for the model by default
