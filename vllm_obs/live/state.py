@@ -30,7 +30,10 @@ TheoryProvider = Callable[[dict[str, Any]], "TheoryValues | None"]
 @dataclass
 class TheoryValues:
     values: dict[str, float]
-    decode_tokens_per_second: Callable[[int, float | None], float] | None = None  # (running, KV usage ratio)
+    # (running, KV usage ratio, observed generation and prompt tok/s): the ceiling for the running
+    # count the interval must have had; with an `estimate` method of the same arguments
+    # (live/theory_provider.py DecodeTheory).
+    decode_tokens_per_second: Callable[..., float] | None = None
 
 
 @dataclass
@@ -69,6 +72,7 @@ class SourceSnapshot:
     http: dict[tuple[str, str, int], int]
     theory: dict[str, float]
     decode_ceilings: dict[str, float]  # engine label -> ceiling for its running batch
+    decode_estimates: dict[str, float]  # engine label -> estimate for its running count
 
 
 class State:
@@ -177,13 +181,19 @@ class State:
                     if now - live.at <= self.stats_ttl_seconds  # else idle: vLLM stopped printing stats
                 }
                 ceilings: dict[str, float] = {}
+                estimates: dict[str, float] = {}
                 decode = source.theory.decode_tokens_per_second if source.theory is not None else None
                 if decode is not None:
+                    estimate = getattr(decode, "estimate", None)
                     for engine, values in stats.items():
                         running = values.get("running")
-                        if running:  # a ceiling for the batch that is running now
+                        if running:  # a ceiling for the batch that ran in the interval
                             usage = values.get("gpu_kv_usage_pct")
-                            ceilings[engine] = decode(int(running), usage * 0.01 if usage is not None else None)
+                            args = (int(running), usage * 0.01 if usage is not None else None,
+                                    values.get("generation_tps"), values.get("prompt_tps"))
+                            ceilings[engine] = decode(*args)
+                            if estimate is not None:
+                                estimates[engine] = estimate(*args)
                 name = facts.get("served_model_name") or facts.get("model") or ""
                 model = name[0] if isinstance(name, list) and name else str(name or "")
                 has_engine = bool(facts or start.errors or start.stats_rows or fold.totals.stats_lines or start.stop_reason
@@ -211,6 +221,7 @@ class State:
                         http=dict(totals.http),
                         theory=dict(source.theory.values) if source.theory is not None else {},
                         decode_ceilings=ceilings,
+                        decode_estimates=estimates,
                     )
                 )
         return out
