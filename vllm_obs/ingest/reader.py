@@ -102,7 +102,9 @@ def iter_line_batches(path: str, batch_chars: int = 1 << 22, on_progress=None) -
                     end = chunk.find("\n")
                     if end < 0:
                         continue
-                    chunk = chunk[end + 1:]
+                    # Keep the newline: it ends the truncated line waiting in `carry`, which
+                    # must not be glued to the next line.
+                    chunk = chunk[end:]
                     skipping = False
                 lines = (carry + chunk).split("\n") if carry else chunk.split("\n")
                 carry = lines.pop()

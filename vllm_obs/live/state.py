@@ -100,6 +100,7 @@ class EngineStats:
 class SourceState:
     name: str
     up: bool = True
+    down_reason: str = ""  # why up is False (set_up's reason), for a future source_up reason label
     reconnects: int = 0
     lines: dict[str, int] = field(default_factory=lambda: {"matched": 0, "unmatched": 0, "error": 0})
     last_line_at: float | None = None  # wall clock
@@ -235,9 +236,17 @@ class State:
             if any(delta.values()):
                 source.last_line_at = self._wall()
 
-    def set_up(self, source_name: str, up: bool) -> None:
+    def set_up(self, source_name: str, up: bool, reason: str = "") -> None:
+        """`reason` says why a source is down ("missing: ...", "unreadable: ...", "vanished: ...")."""
         with self._lock:
-            self._source(source_name).up = up
+            source = self._source(source_name)
+            source.up = up
+            source.down_reason = "" if up else reason
+
+    def forget(self, source_name: str) -> None:
+        """A vanished source's grace period ended: drop its series."""
+        with self._lock:
+            self._sources.pop(source_name, None)
 
     def reconnected(self, source_name: str) -> None:
         with self._lock:
@@ -303,6 +312,7 @@ class State:
                         "source": source.name,
                         "model": model,
                         "up": source.up,
+                        "down_reason": source.down_reason,
                         "reconnects": source.reconnects,
                         "lines": dict(source.lines),
                         "last_line_at": source.last_line_at,
