@@ -6,8 +6,8 @@ is bounded in bytes of text (not in batches), so a backlog (a sidecar starting o
 flat memory: a 1 MiB read and a 100-byte Docker chunk weigh what they hold. Each source has its
 own `LineParser` (partial-line joins and access-line shapes are per stream).
 
-An exception while folding one batch is logged and counted (`errors`), and the pipeline goes on
-with the next batch: it never dies silently. `alive()` tells /healthz if the thread ended.
+An exception while folding a record (or handling a batch) is logged and counted (`errors`), and
+the pipeline goes on with the next record: it never dies silently. `alive()` tells /healthz if the thread ended.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Pipeline:
     def __init__(self, state: State, max_queued_bytes: int = MAX_QUEUED_BYTES) -> None:
         self.state = state
         self.max_queued_bytes = max_queued_bytes
-        self.errors = 0  # batches whose folding raised (exported as vllm_obs_pipeline_errors_total)
+        self.errors = 0  # records/batches whose folding raised (for vllm_obs_pipeline_errors_total)
         self.last_error: str | None = None
         self.failure: str | None = None  # why the thread ended, if it did
         self._items: collections.deque = collections.deque()
@@ -131,11 +131,8 @@ class Pipeline:
                     break
                 try:
                     self._handle(item)
-                except Exception as exc:
-                    # One bad batch must not end the sidecar's view of every source.
-                    self.errors += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    log.exception("pipeline: folding a batch failed (%d so far); going on", self.errors)
+                except Exception as exc:  # one bad batch must not end the view of every source
+                    self._failed(exc, "a batch failed")
                 with self._cond:
                     if not self._items:
                         self._idle.set()
@@ -143,6 +140,11 @@ class Pipeline:
             self.failure = f"{type(exc).__name__}: {exc}"
             log.exception("pipeline thread stopped")
             raise
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        log.exception("pipeline: %s (%d errors so far); going on", what, self.errors)
 
     def _handle(self, item: object) -> None:
         kind = type(item)
@@ -160,7 +162,15 @@ class Pipeline:
             parser = self._parsers[source] = LineParser(source)
         before = dict(parser.counts)
         state = self.state
+
+        def fold(context, record) -> None:  # noqa: ANN001
+            try:
+                state.apply(source, context, record)
+            except Exception as exc:
+                # One record that cannot be folded costs that record, not the rest of its batch.
+                self._failed(exc, f"folding a {type(record).__name__} record of {source} failed")
+
         try:
-            parser.scan(lines, lambda context, record: state.apply(source, context, record), lambda counts: state.add_http_counts(source, counts))
+            parser.scan(lines, fold, lambda counts: state.add_http_counts(source, counts))
         finally:  # lines folded before an exception are still counted
             state.add_line_counts(source, {k: parser.counts[k] - before.get(k, 0) for k in parser.counts})
