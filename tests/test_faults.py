@@ -288,3 +288,17 @@ def test_archive_reader_keeps_the_line_after_a_four_mib_line(tmp_path: Path) -> 
     path.write_text("before\n" + long_line + "\nafter the long line\nlast\n")
     lines = list(iter_lines(str(path)))
     assert lines == ["before", long_line[:MAX_LINE_CHARS], "after the long line", "last"]
+
+
+def test_cri_partial_line_of_ten_megabytes_counts_once() -> None:
+    # The kubelet splits a long line into 16 KiB "P" entries and ends it with an "F" entry.
+    from vllm_obs.parse.parser import LineParser
+
+    parser = LineParser("ns/pod/vllm")
+    piece = "2026-12-01T09:00:00.000000000Z stdout P " + "q" * 16384
+    access = "2026-12-01T09:00:01.000000000Z stdout F " + ACCESS.format(a=1, port=5000).rstrip("\n")
+    lines = [piece] * 640 + ["2026-12-01T09:00:00.100000000Z stdout F end of the long line", access]
+    counts: dict = {}
+    parser.scan(lines, lambda context, record: None, lambda c: counts.update(c))
+    assert parser.counts["matched"] + parser.counts["unmatched"] == 2  # the 10 MiB line, the access line
+    assert sum(counts.values()) == 1

@@ -115,7 +115,7 @@ def test_pipeline_survives_a_failing_batch(sidecar, tmp_path: Path, caplog) -> N
     assert s.pipeline.errors == 1  # one stats line says Running: 13 (seq 2050, in the second part)
     assert "folding a Stats record of" in caplog.text and "injected fold failure" in caplog.text
     status, text = get(f"{s.url}/healthz")
-    assert status == 200 and "batch errors, last: RuntimeError: injected fold failure" in text
+    assert status == 200 and "fold errors, last: RuntimeError: injected fold failure" in text
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the point of the test

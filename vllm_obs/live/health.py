@@ -55,7 +55,7 @@ class Health:
                 problems.append(reason)
         if self.pipeline.errors:
             # Not fatal (the pipeline went on), but said: the count is also a metric.
-            note = f" ({self.pipeline.errors} batch errors, last: {self.pipeline.last_error})"
+            note = f" ({self.pipeline.errors} fold errors, last: {self.pipeline.last_error})"
         else:
             note = ""
         if problems:

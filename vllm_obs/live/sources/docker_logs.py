@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import docker
 from docker.errors import DockerException, NotFound
@@ -86,7 +87,7 @@ class DockerFollower:
         # Readiness: called once the first connection's running containers were read to their end
         # (or the daemon could not be reached at all: there is nothing to wait for).
         self.on_ready = on_ready
-        self._initial: set[str] | None = None  # container ids whose initial read is still running
+        self._initial: set[str | None] | None = None  # container ids whose initial read is still running
         self.failure: str | None = None
 
     def alive(self) -> tuple[bool, str]:
@@ -98,7 +99,7 @@ class DockerFollower:
         with self._lock:
             if self._initial is None:
                 return
-            self._initial.discard(cid)  # type: ignore[arg-type]
+            self._initial.discard(cid)
             if self._initial:
                 return
             self._initial = None
@@ -251,7 +252,7 @@ class DockerFollower:
 
     def _read_existing(self, container, since: float | None, splitter: LineSplitter) -> float | None:
         """The initial read: the log up to now (not followed), so readiness knows its end."""
-        kwargs = {"stream": True, "follow": False, "timestamps": True}
+        kwargs: dict[str, Any] = {"stream": True, "follow": False, "timestamps": True}
         if since:
             kwargs["since"] = since
         for chunk in container.logs(**kwargs):
@@ -279,7 +280,7 @@ class DockerFollower:
                     splitter = LineSplitter()
                 finally:
                     self._initial_done(container.id)
-            kwargs = {"stream": True, "follow": True, "timestamps": True}
+            kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
             if since:
                 kwargs["since"] = since
             for chunk in container.logs(**kwargs):

@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, BinaryIO
 
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
@@ -56,7 +57,7 @@ class TrackedFile:
     path: str
     source: str  # the label, fixed when the file is opened: it survives rotation renames
     key: tuple[int, int]  # (st_dev, st_ino)
-    handle: object
+    handle: BinaryIO
     offset: int = 0
     lines: LineSplitter = field(default_factory=LineSplitter)
     retired_at: float | None = None  # rotated/deleted: drained until retired_at + rotate_wait
@@ -127,7 +128,7 @@ class FileFollower:
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _observer: object | None = None
+    _observer: Any = None
 
     def start(self) -> None:
         observer = PollingObserver(timeout=self.tick_seconds) if self.poll else Observer()
@@ -158,7 +159,7 @@ class FileFollower:
         if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
             return False, f"file follower thread died: {self.failure or 'unknown reason'}"
         observer = self._observer
-        if observer is not None and not observer.is_alive() and not self._stop.is_set():  # type: ignore[attr-defined]
+        if observer is not None and not observer.is_alive() and not self._stop.is_set():
             return False, "file watch observer thread died"
         return True, "ok"
 
@@ -264,7 +265,8 @@ class FileFollower:
             if key in matched or key in self._files:
                 continue  # the glob matches it: it is a source of its own
             siblings.append((int(suffix), st.st_size, candidate, key))
-        chosen, total = [], 0
+        chosen: list[tuple[str, tuple[int, int]]] = []
+        total = 0
         for number, size, candidate, key in sorted(siblings):  # .1 is the newest rotation
             if len(chosen) >= self.rotated_files or total + size > self.rotated_bytes:
                 break
@@ -303,7 +305,7 @@ class FileFollower:
     def _read(self, tracked: TrackedFile) -> None:
         handle = tracked.handle
         try:
-            fd = handle.fileno()  # type: ignore[attr-defined]
+            fd = handle.fileno()
             size = os.fstat(fd).st_size
             rewritten = tracked.offset > 0 and not _same_content(fd, size, tracked.offset, tracked.head, tracked.tail)
         except OSError:
@@ -314,12 +316,12 @@ class FileFollower:
             tail = tracked.lines.flush()
             if tail:
                 self.emit(tracked.source, tail)
-            handle.seek(0)  # type: ignore[attr-defined]
+            handle.seek(0)
             tracked.offset = 0
             tracked.head = tracked.tail = b""
             self.on_reconnect(tracked.source)
         while True:
-            data = handle.read(READ_CHUNK)  # type: ignore[attr-defined]
+            data = handle.read(READ_CHUNK)
             if not data:
                 break
             if len(tracked.head) < FINGERPRINT_BYTES:
@@ -335,7 +337,7 @@ class FileFollower:
         tail = tracked.lines.flush()  # the file is done: its unterminated last line is a line
         if tail:
             self.emit(tracked.source, tail)
-        tracked.handle.close()  # type: ignore[attr-defined]
+        tracked.handle.close()
         self._files.pop(tracked.key, None)
         self._finished[tracked.key] = _Closed(tracked.offset, tracked.head, tracked.tail)
         if len(self._finished) > 4096:  # forget the oldest
