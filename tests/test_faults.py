@@ -302,3 +302,22 @@ def test_cri_partial_line_of_ten_megabytes_counts_once() -> None:
     parser.scan(lines, lambda context, record: None, lambda c: counts.update(c))
     assert parser.counts["matched"] + parser.counts["unmatched"] == 2  # the 10 MiB line, the access line
     assert sum(counts.values()) == 1
+
+
+def test_start_reads_the_newest_rotations_first_within_the_bound(harness, tmp_path: Path) -> None:
+    path = tmp_path / "vllm.log"
+    oldest, log = Log(), Log()
+    oldest.append(tmp_path / "vllm.log.3", 500)  # beyond the bound of 2 rotated files: not read
+    log.append(tmp_path / "vllm.log.2", 500)
+    log.append(tmp_path / "vllm.log.1", 500)
+    log.append(path, 500)
+    (tmp_path / "vllm.log.4.gz").write_bytes(b"\x1f\x8b not read")
+    order: list[str] = []
+    h = harness(str(path), start=False)
+    emit = h.follower.emit
+    h.follower.emit = lambda source, lines: (order.extend(lines), emit(source, lines))
+    h.follower.start()
+    h.expect(log)
+    assert [s["source"] for s in h.state.snapshot()] == [str(path)]  # one source: the rotations are its past
+    ports = [int(line.split(' - "')[0].rsplit(":", 1)[1]) for line in order if "POST" in line]
+    assert ports == sorted(ports) and len(ports) == log.requests  # .2, then .1, then the current file

@@ -52,6 +52,7 @@ def register(subparsers) -> None:
     serving.add_argument("--host", help="listen address (default 0.0.0.0: a sidecar is scraped from outside)")
     serving.add_argument("--port", type=int, help="listen port (default 9400)")
     serving.add_argument("--stats-ttl", type=float, metavar="SECONDS", help="drop stats gauges after this long without a stats line (default 60; vLLM is silent when idle)")
+    serving.add_argument("--forget-after", type=float, metavar="SECONDS", help="drop the series of a glob-matched file this long after it vanished (default 300; a --file path is never dropped)")
     theory = parser.add_argument_group("theory (optional; otherwise taken from the log)")
     theory.add_argument("--model", help="model repo id or local path, e.g. Qwen/Qwen3-8B")
     theory.add_argument("--model-config", dest="model_config_file", metavar="PATH", help="the model's config.json or its directory")
@@ -111,12 +112,13 @@ def run(args: argparse.Namespace) -> int:
             return path
 
         files = FileFollower(list(settings.file), pipeline.lines, file_source, poll=settings.poll, on_reconnect=state.reconnected,
-                             on_status=state.set_up, on_forget=state.forget)
+                             on_status=state.set_up, on_forget=state.forget, forget_after_seconds=settings.forget_after)
         files.on_ready = health.add("files", files.alive)
         sources.append(files)
     if settings.kubernetes:
         pods = FileFollower([settings.kubernetes_glob], pipeline.lines, source_from_pod_log_path, poll=settings.poll,
-                            on_reconnect=state.reconnected, on_status=state.set_up, on_forget=state.forget)
+                            on_reconnect=state.reconnected, on_status=state.set_up, on_forget=state.forget,
+                            forget_after_seconds=settings.forget_after)
         pods.on_ready = health.add("kubernetes pod logs", pods.alive)
         sources.append(pods)
     if settings.container or settings.label:

@@ -27,6 +27,7 @@ class RunSettings(BaseSettings):
     host: str = Field("0.0.0.0", description="address the /metrics server listens on")
     port: int = Field(9400, ge=1, le=65535, description="port the /metrics server listens on")
     stats_ttl: float = Field(60.0, gt=0, description="seconds after the last stats line before stats gauges are dropped (vLLM is quiet when idle)")
+    forget_after: float = Field(300.0, gt=0, description="seconds after a file matched by a glob vanished before its series are dropped")
     model: str | None = Field(None, description="model repo id or path for theory metrics (else from the log)")
     model_config_file: str | None = Field(
         None,
