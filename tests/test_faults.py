@@ -244,15 +244,50 @@ def test_source_status_missing_attached_vanished_forgotten(harness, tmp_path: Pa
     assert by_source() == {str(fixed): (False, "vanished: the file was deleted")}
 
 
-def test_unreadable_file_names_the_permission_problem(harness, tmp_path: Path) -> None:
+def test_unreadable_file_names_the_permission_problem(tmp_path: Path) -> None:
+    """A pod log the sidecar may not read (root-owned 0640 vs a non-root sidecar, here: another
+    owner vs root without CAP_DAC_OVERRIDE): source_up 0, the problem named in its log, and
+    read in full once the permission is fixed."""
+    import subprocess
+    import sys
+
+    from realparts import free_port
+
+    path, log = tmp_path / "vllm.log", Log()
+    log.append(path, 300)
+    path.chmod(0o640)
     if os.geteuid() == 0:
-        pytest.skip("root reads every file; run as a non-root user to exercise permissions")
-    path = tmp_path / "vllm.log"
-    path.write_text("x\n")
-    path.chmod(0)
-    h = harness(str(path))
-    wait_for(lambda: h.state.snapshot() and not h.state.snapshot()[0]["up"], 10, "source down")
-    assert "permission denied (mode 0000" in h.state.snapshot()[0]["down_reason"]
+        if not shutil.which("setpriv"):
+            pytest.skip("setpriv (util-linux) is needed to drop root's file-access capabilities")
+        os.chown(path, 1, 1)
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+    else:
+        path.chmod(0)
+        prefix = []
+    port = free_port()
+    stderr = tmp_path / "sidecar.err"
+    with open(stderr, "wb") as err:
+        proc = subprocess.Popen([*prefix, sys.executable, "-m", "vllm_obs", "run", "--host", "127.0.0.1", "--port", str(port), "--file", str(path)],
+                                stdout=err, stderr=err)
+    try:
+        import urllib.request
+
+        def metric(name: str) -> float | None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith(name + "{"):
+                        return float(line.rsplit(" ", 1)[1])
+            return None
+
+        wait_for(lambda: metric("vllm_obs_source_up") == 0, 30, "source_up 0")
+        text = stderr.read_text()
+        assert f"unreadable: {path}: permission denied (mode 0" in text and "; running as uid" in text, text
+        path.chmod(0o644)
+        wait_for(lambda: metric("vllm_obs_source_up") == 1, 30, "source_up 1 once readable")
+        wait_for(lambda: metric("vllm_obs_http_requests_total") == log.requests, 30, "the whole file")
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # -- over-long lines: truncated once, counted once --------------------------------------------------

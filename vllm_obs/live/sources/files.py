@@ -350,7 +350,9 @@ class FileFollower:
         return {self.source_name(os.path.abspath(p)): os.path.abspath(p) for p in self.patterns if not glob.has_magic(p)}
 
     def _update_status(self, now: float, current: dict[str, tuple[int, int]]) -> None:
-        active = {t.source for t in self._files.values() if t.retired_at is None}
+        # A file still draining (rotated or deleted, within rotate_wait) keeps its source up: a
+        # rename rotation must not flap source_up while the writer creates the next file.
+        active = {t.source for t in self._files.values()}
         fixed = self._fixed_sources()
         status: dict[str, tuple[bool, str]] = {source: (True, "") for source in active}
         for source, reason in self._unreadable.items():
