@@ -356,3 +356,17 @@ def test_start_reads_the_newest_rotations_first_within_the_bound(harness, tmp_pa
     assert [s["source"] for s in h.state.snapshot()] == [str(path)]  # one source: the rotations are its past
     ports = [int(line.split(' - "')[0].rsplit(":", 1)[1]) for line in order if "POST" in line]
     assert ports == sorted(ports) and len(ports) == log.requests  # .2, then .1, then the current file
+
+
+def test_start_reads_the_kubelets_rotated_pod_log(harness, tmp_path: Path) -> None:
+    from vllm_obs.live.sources.kubernetes import source_from_pod_log_path
+
+    container_dir = tmp_path / "pods" / "default_vllm-0_0a1b2c" / "vllm"
+    container_dir.mkdir(parents=True)
+    log = Log()
+    log.append(container_dir / "0.log.20261201-095900", 400)  # the kubelet's rotation of 0.log
+    (container_dir / "0.log.20261201-085900.gz").write_bytes(b"\x1f\x8b older, compressed: not read")
+    log.append(container_dir / "0.log", 400)
+    h = harness(str(tmp_path / "pods" / "*" / "*" / "*.log"), source_name=source_from_pod_log_path)
+    h.expect(log)
+    assert [s["source"] for s in h.state.snapshot()] == ["default/vllm-0/vllm"]

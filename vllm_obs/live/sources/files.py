@@ -18,8 +18,9 @@ is checked by two fingerprints before each read, which makes the cases one routi
   (kept with the final offset of every closed inode);
 - a file that does not exist yet: picked up when it appears (its source reported down,
   "missing", until then);
-- at start, the rotated siblings of each followed file (`vllm.log.1`, `vllm.log.2`, ...) are
-  read first, oldest first, within `rotated_files` / `rotated_bytes`: a restarted sidecar counts
+- at start, the rotated siblings of each followed file (`vllm.log.1`, `vllm.log.2`,
+  `vllm.log-20261201`, the kubelet's `0.log.20261201-095900`) are read first: the newest within
+  `rotated_files` / `rotated_bytes`, oldest first: a restarted sidecar counts
   what it had counted before a rotation again (see docs/operations-restart.md).
 
 `--poll` uses watchdog's polling observer for filesystems where inotify sees nothing (some bind
@@ -31,6 +32,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +52,9 @@ FINGERPRINT_BYTES = 256  # Vector's default checksum length
 ROTATED_FILES = 2
 ROTATED_BYTES = 256 << 20
 FORGET_AFTER_SECONDS = 300.0
+# Rotated names read back at start: logrotate's `F.1`, `F.2`, its dateext `F-20261201`, the
+# kubelet's `0.log.20261201-095900`. Compressed ones (`.gz`) are not.
+_ROTATED_SUFFIX = re.compile(r"[0-9][0-9-]*")
 
 
 @dataclass
@@ -253,9 +258,9 @@ class FileFollower:
     def _read_rotated(self, path: str, matched: set[tuple[int, int]]) -> None:
         """At start: read the newest rotated siblings of `path` (within the bounds), oldest first."""
         siblings = []
-        for candidate in glob.glob(glob.escape(path) + ".*"):
+        for candidate in glob.glob(glob.escape(path) + ".*") + glob.glob(glob.escape(path) + "-*"):
             suffix = candidate[len(path) + 1:]
-            if not suffix.isdigit():
+            if not _ROTATED_SUFFIX.fullmatch(suffix):
                 continue  # compressed (.gz) and other names are not read back
             try:
                 st = os.stat(candidate)
@@ -264,10 +269,11 @@ class FileFollower:
             key = (st.st_dev, st.st_ino)
             if key in matched or key in self._files:
                 continue  # the glob matches it: it is a source of its own
-            siblings.append((int(suffix), st.st_size, candidate, key))
+            # Newest first: by modification time, then .1 before .2 (logrotate's numbering).
+            siblings.append((-st.st_mtime_ns, int(suffix.replace("-", "")[:18] or 0), st.st_size, candidate, key))
         chosen: list[tuple[str, tuple[int, int]]] = []
         total = 0
-        for number, size, candidate, key in sorted(siblings):  # .1 is the newest rotation
+        for _, _, size, candidate, key in sorted(siblings):
             if len(chosen) >= self.rotated_files or total + size > self.rotated_bytes:
                 break
             chosen.append((candidate, key))
