@@ -128,3 +128,14 @@ def test_healthz_503_when_the_pipeline_thread_died(sidecar, tmp_path: Path) -> N
     s.pipeline.barrier(die)
     wait_for(lambda: get(f"{s.url}/healthz")[0] == 503, 10, "healthz 503")
     assert get(f"{s.url}/healthz")[1] == "pipeline thread died: SystemExit: injected: the thread ends\n"
+
+
+def test_no_docker_daemon_is_ready_and_down(tmp_path: Path) -> None:
+    from realparts import Sidecar as SidecarProcess
+
+    sidecar = SidecarProcess("--container", "vllm", env={"DOCKER_HOST": f"unix://{tmp_path / 'no-daemon.sock'}"})
+    try:
+        wait_for(lambda: get(f"{sidecar.url}/readyz") == (200, "ready\n"), 30, "ready without a daemon")
+        wait_for(lambda: sidecar.value("vllm_obs_source_up", source="vllm") == 0, 30, "source_up 0")
+    finally:
+        assert sidecar.close() == 0

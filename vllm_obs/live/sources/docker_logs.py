@@ -87,7 +87,10 @@ class DockerFollower:
         # Readiness: called once the first connection's running containers were read to their end
         # (or the daemon could not be reached at all: there is nothing to wait for).
         self.on_ready = on_ready
-        self._initial: set[str | None] | None = None  # container ids whose initial read is still running
+        # What readiness waits for: None (the first listing), then the ids of the containers whose
+        # initial read is still running; None once ready was called.
+        self._initial: set[str | None] | None = {None}
+        self._ready_lock = threading.Lock()  # not _lock: _attach holds that while joining a thread
         self.failure: str | None = None
 
     def alive(self) -> tuple[bool, str]:
@@ -96,7 +99,7 @@ class DockerFollower:
         return True, "ok"
 
     def _initial_done(self, cid: str | None) -> None:
-        with self._lock:
+        with self._ready_lock:
             if self._initial is None:
                 return
             self._initial.discard(cid)
@@ -174,8 +177,9 @@ class DockerFollower:
                 targets = self._targets(client)
                 running = [c for c in targets if c.status == "running"]
                 if first:
-                    with self._lock:
-                        self._initial = {c.id for c in running} | {None}
+                    with self._ready_lock:
+                        if self._initial is not None:
+                            self._initial |= {c.id for c in running}
                 for container in targets:
                     if container.status == "running":
                         self._attach(container, since=self._last_line_at.get(container.id), initial=first)
