@@ -317,19 +317,16 @@ class FileFollower:
         except OSError:
             return
         if rewritten:  # copytruncate (perhaps already rewritten past our offset): from the top
-            log.info("file %s (source %s): truncated or rewritten (size %d, offset %d); reading it from its start",
-                     tracked.path, tracked.source, size, tracked.offset)
-            tail = tracked.lines.flush()
-            if tail:
-                self.emit(tracked.source, tail)
-            handle.seek(0)
-            tracked.offset = 0
-            tracked.head = tracked.tail = b""
-            self.on_reconnect(tracked.source)
+            self._from_start(tracked, f"size {size}, offset {tracked.offset}")
         while True:
             data = handle.read(READ_CHUNK)
             if not data:
                 break
+            if tracked.head and _pread(fd, len(tracked.head), 0) != tracked.head:
+                # Rewritten between the check and this read: these bytes may be the new content
+                # at the old offsets. Drop them and read the new content from its start.
+                self._from_start(tracked, "rewritten while being read")
+                continue
             if len(tracked.head) < FINGERPRINT_BYTES:
                 tracked.head = (tracked.head + data)[:FINGERPRINT_BYTES]
             tracked.tail = (tracked.tail + data[-FINGERPRINT_BYTES:])[-FINGERPRINT_BYTES:]
@@ -337,6 +334,16 @@ class FileFollower:
             lines = tracked.lines.feed(data)
             if lines:
                 self.emit(tracked.source, lines)
+
+    def _from_start(self, tracked: TrackedFile, why: str) -> None:
+        log.info("file %s (source %s): truncated or rewritten (%s); reading it from its start", tracked.path, tracked.source, why)
+        tail = tracked.lines.flush()
+        if tail:
+            self.emit(tracked.source, tail)
+        tracked.handle.seek(0)
+        tracked.offset = 0
+        tracked.head = tracked.tail = b""
+        self.on_reconnect(tracked.source)
 
     def _close(self, tracked: TrackedFile) -> None:
         self._read(tracked)
