@@ -127,3 +127,21 @@ def test_sidecar_started_on_a_running_container_is_ready_with_its_whole_log(dock
     finally:
         assert sidecar.close() == 0
         container.remove(force=True)
+
+
+def test_sidecar_started_while_the_container_prints(dockerd: Dockerd, tmp_path: Path) -> None:
+    # The initial read (up to now) hands over to the follow stream while lines keep coming:
+    # nothing may fall between the two, nothing may be read by both.
+    log = Log()
+    for n in range(80):
+        (tmp_path / f"part.{n:02d}").write_text(log.text(60))
+    (tmp_path / "run.sh").write_text(SCRIPT)
+    container = _run(dockerd, tmp_path, "faults-d")
+    sidecar = Sidecar("--container", "faults-d", env={"DOCKER_HOST": dockerd.url})
+    try:
+        printed_at_ready = container.logs().count(b"\n")
+        _expect(sidecar, "faults-d", log, 1)
+        assert printed_at_ready < log.lines  # the sidecar did start while the container printed
+    finally:
+        assert sidecar.close() == 0
+        container.remove(force=True)
