@@ -370,3 +370,11 @@ def test_start_reads_the_kubelets_rotated_pod_log(harness, tmp_path: Path) -> No
     h = harness(str(tmp_path / "pods" / "*" / "*" / "*.log"), source_name=source_from_pod_log_path)
     h.expect(log)
     assert [s["source"] for s in h.state.snapshot()] == ["default/vllm-0/vllm"]
+
+
+def test_line_splitter_cuts_a_complete_over_long_line_once() -> None:
+    splitter = LineSplitter()
+    assert splitter.feed(b"a" * 900_000) == []  # under the limit: waits for its newline
+    out = splitter.feed(b"b" * 900_000 + b"\nnext\n")  # now complete, and 1.8 MB long
+    assert [len(line) for line in out] == [1 << 20, 4] and out[1] == "next"
+    assert splitter.truncated == 1
