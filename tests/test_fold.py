@@ -7,6 +7,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from logtools import on_day
+
+from vllm_obs.archive.analyze import analyze_paths
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.summary import summarize
 from vllm_obs.live.state import State
@@ -70,3 +73,48 @@ def test_the_sidecar_exports_each_data_parallel_engines_kv() -> None:
         if sample.name == "vllm_obs_kv_cache_capacity_tokens"
     }
     assert kv == {"0": 1587648, "1": 1192464}
+
+
+# The traceback vLLM 0.26 sometimes prints while it stops on SIGINT/SIGTERM (v1/engine/async_llm.py
+# logs "AsyncLLM output_handler failed." with the EngineDeadError that ends the output loop).
+SHUTDOWN_TRACEBACK = """\
+(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480] AsyncLLM output_handler failed.
+(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480] Traceback (most recent call last):
+(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480]   File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/async_llm.py", line 439, in output_handler
+(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480]     outputs = await engine_core.get_output_async()
+(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480] vllm.v1.engine.exceptions.EngineDeadError: EngineCore encountered an issue. See stack trace (above) for the root cause.
+"""
+LOG_073 = SAMPLES / "073-realgpu-h200-v0260-autofit-full-length-fits" / "input.log"
+LOG_060 = SAMPLES / "060-realgpu-h100-v0271-qwen3-8b-full-run" / "input.log"
+
+
+def _two_starts(tmp_path: Path, first: str) -> dict:
+    log = tmp_path / "two-starts.log"
+    # Start 1 (0.26.0 on an H200, served, stopped), then start 2 with other flags a day later.
+    log.write_text(first + on_day(LOG_060.read_text(), "12-02"))
+    summary, problems = analyze_paths([str(log)], year=2026)
+    assert problems == []
+    return summary
+
+
+def test_a_clean_stop_then_a_second_start_gives_the_second_starts_facts_and_no_error(tmp_path: Path) -> None:
+    first = LOG_073.read_text() + SHUTDOWN_TRACEBACK
+    summary = _two_starts(tmp_path, first)
+    second, _ = analyze_paths([str(LOG_060)], year=2026)
+    assert len(summary["starts"]) == 2
+    for key in ("vllm_version", "max_model_len", "gpu_memory_utilization", "kv_cache_memory_gib", "kv_cache_tokens", "max_concurrency"):
+        assert summary[key] == second[key], key  # the last start's, never a mix
+    assert summary["errors"] == []  # a shutdown and its traceback are a stop, not a failure
+    start1, start2 = summary["starts"]
+    assert start1["state"] == "stopped" and start1["stop_reason"] and start1["stopped_at"].startswith("2026-12-01T08:26:57")
+    assert start2["state"] == "serving" and "stop_reason" not in start2
+    assert start1["vllm_version"] == "0.26.0" and start2["vllm_version"] == "0.27.1"
+
+
+def test_a_crash_without_a_shutdown_sequence_is_one_engine_fatal(tmp_path: Path) -> None:
+    served = LOG_073.read_text()
+    cut = served.index("[shutdown] API server: shutdown triggered")
+    crashed = served[: served.rindex("\n", 0, cut) + 1] + SHUTDOWN_TRACEBACK  # the same traceback, no stop before it
+    summary = _two_starts(tmp_path, crashed)
+    assert [e["kind"] for e in summary["errors"]] == ["engine_fatal"]
+    assert summary["starts"][0]["state"] == "failed"

@@ -1,7 +1,7 @@
 """The sidecar's state: one fold per followed source, plus what the sources say of themselves.
 
 One writer (the pipeline thread) calls `apply`, `add_http_counts`, `add_line_counts`,
-`set_status`...; scrapes call `snapshot`, which copies plain data under the lock. The state has
+`set_up`...; scrapes call `snapshot`, which copies plain data under the lock. The state has
 no rules of its own about records: engine starts, preemptions, failures and clean stops are the
 fold's (fold/fold.py); which metric shows what is the catalog's (metrics/catalog.py). It only
 adds time: stats older than `stats_ttl_seconds` are left out of scrapes (vLLM stops printing
@@ -41,7 +41,8 @@ class SourceState:
     name: str
     fold: Fold
     up: bool = True
-    down_reason: str | None = None
+    down_reason: str | None = None  # the bounded label: missing, unreadable, vanished, ...
+    down_detail: str = ""  # the whole reason, for logs and tests
     reconnects: int = 0
     lines: dict[str, int] = field(default_factory=lambda: {"matched": 0, "unmatched": 0, "error": 0})
     last_line_at: float | None = None  # wall clock
@@ -57,6 +58,7 @@ class SourceSnapshot:
     model: str
     up: bool
     down_reason: str | None
+    down_detail: str
     reconnects: int
     lines: dict[str, int]
     last_line_at: float | None
@@ -135,14 +137,14 @@ class State:
             if any(delta.values()):
                 source.last_line_at = self._wall()
 
-    def set_status(self, source_name: str, up: bool, reason: str | None = None) -> None:
+    def set_up(self, source_name: str, up: bool, reason: str = "") -> None:
+        """`reason` says why a source is down ("missing: ...", "unreadable: ...", "vanished: ...");
+        its first word becomes the bounded `reason` label, the whole text goes to the logs."""
         with self._lock:
             source = self._source(source_name)
             source.up = up
-            source.down_reason = None if up else (reason or "unreachable")
-
-    def set_up(self, source_name: str, up: bool) -> None:
-        self.set_status(source_name, up)
+            source.down_reason = None if up else (reason.split(":", 1)[0].strip().replace(" ", "_") or "unreachable")
+            source.down_detail = "" if up else reason
 
     def reconnected(self, source_name: str) -> None:
         with self._lock:
@@ -205,6 +207,7 @@ class State:
                         model=model,
                         up=source.up,
                         down_reason=source.down_reason,
+                        down_detail=source.down_detail,
                         reconnects=source.reconnects,
                         lines=dict(source.lines),
                         last_line_at=source.last_line_at,
