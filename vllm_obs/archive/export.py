@@ -110,7 +110,8 @@ def export_openmetrics(
     theory_provider=None,
     progress=None,
 ) -> tuple[dict, list[str]]:
-    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
+    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last, lines}, input problems);
+    `lines` counts the lines read by result (matched, unmatched, error)."""
     clock = LogClock()
     state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
     spool = FamilySpool()
@@ -120,6 +121,7 @@ def export_openmetrics(
     scrapes = 0
     first = last = None
     problems: list[str] = []
+    lines: dict[str, int] = {}
 
     def scrape_at(moment: float) -> None:
         nonlocal last_scrape, scrapes
@@ -184,9 +186,11 @@ def export_openmetrics(
                 problems.append(str(exc))
             for context, record in parser.flush():
                 on_record(context, record)
+            for key, count in parser.counts.items():
+                lines[key] = lines.get(key, 0) + count
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
         spool.finish(out)
     finally:
         spool.close()
-    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last}, problems
+    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last, "lines": lines}, problems

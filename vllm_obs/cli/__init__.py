@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "vllm_obs.cli.parse_command",
     "vllm_obs.cli.analyze_command",
     "vllm_obs.cli.plan_command",
+    "vllm_obs.cli.catalog_command",
     "vllm_obs.cli.run_command",
     "vllm_obs.cli.export_command",
     "vllm_obs.cli.report_command",

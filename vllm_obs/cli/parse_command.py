@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from vllm_obs.cli.common import NOTHING_FOUND, nothing_found
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.ingest.reader import InputError, iter_lines
 from vllm_obs.parse.records import record_to_dict
@@ -29,7 +30,9 @@ def register(subparsers) -> None:
             "examples:\n"
             "  vllm-obs parse server.log\n"
             "  vllm-obs parse server.log.1 server.log.2.gz | jq 'select(.kind==\"stats\")'\n"
-            "  kubectl logs pod/vllm-0 | vllm-obs parse -\n"
+            "  kubectl logs pod/vllm-0 | vllm-obs parse -\n\n"
+            "exit codes: 0 ok; 1 no vLLM line in the inputs (one line on stderr says so); 2 an input "
+            "could not be read\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -42,6 +45,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     failed = False
+    totals: dict[str, int] = {}
     for path in args.files:
         parser = LineParser(source=path)
         try:
@@ -53,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
             failed = True
         for context, record in parser.flush():
             out.write(json.dumps(record_to_dict(record, None if args.no_context else context)) + "\n")
+        for key, count in parser.counts.items():
+            totals[key] = totals.get(key, 0) + count
         if args.counts:
             print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in parser.counts.items()), file=sys.stderr)
     out.flush()
-    return 2 if failed else 0
+    empty = nothing_found(args.files, totals)
+    if empty and not (failed and not any(totals.values())):
+        print(f"vllm-obs parse: {empty}", file=sys.stderr)
+    return 2 if failed else NOTHING_FOUND if empty else 0
