@@ -80,9 +80,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         from rich.console import Console
 
-        from vllm_obs.archive.table import render_summary
+        from vllm_obs.archive.table import render_summary, theory_hints
 
-        render_summary(summary, Console())
+        render_summary(summary, Console(), hints=theory_hints(summary, args.model, args.model_config, args.gpu))
     return 2 if problems else 0
 
 
