@@ -66,7 +66,8 @@ def test_html_report_renders_interactive_plots_in_headless_chromium(chromium: st
     # The first start ended in a CUDA OOM: a marker on each of its panels, none on the second's.
     assert [f["rendered"]["markers"] for f in figures] == [1] * 4 + [0] * 4
     first = [f for f in figures if f["id"].startswith("plot-0-")][0]["rendered"]
-    assert 1746961832 < first["x_min"] < first["x_max"] < 1746963100  # 2025-05-11 11:10 .. 11:31 UTC
+    # From the first stats line (11:10:52.703) to the CUDA OOM after the last one (11:44:33.160).
+    assert (first["x_min"], first["x_max"]) == pytest.approx((1746961852.703, 1746963873.16), abs=0.001)
 
     screenshot = tmp_path / "report.png"
     shot = browser.run(report, tmp_path, f"--screenshot={screenshot}", "--window-size=1100,2300", "--hide-scrollbars")
