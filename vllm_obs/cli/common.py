@@ -61,7 +61,12 @@ def check_theory_flags(args: argparse.Namespace) -> None:
         if args.gpu:
             find_gpu(args.gpu)
     except (UnknownModelError, UnknownGpuError, ModelConfigError) as exc:
-        raise UsageError(str(exc)) from None
+        # plan's text, less its advice for a flag these commands do not have.
+        message = str(exc).replace(
+            "For another card pass --gpu-memory-gib X (the total memory vLLM logs as total_gpu_memory).",
+            "For another card leave out --gpu: the memory facts come from the log, only the throughput ceilings need the card.",
+        )
+        raise UsageError(message) from None
 
 
 def nothing_found(inputs: list[str], lines: Mapping[str, int]) -> str | None:
