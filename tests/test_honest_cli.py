@@ -98,10 +98,12 @@ def test_sigpipe_is_quiet(tmp_path: Path) -> None:
     big.write_bytes(CASE_060.read_bytes() * 20)
     pipeline = subprocess.run(
         f"set -o pipefail; {sys.executable} -m vllm_obs parse {big} | head -n 2 >/dev/null; echo parse=$?; "
-        f"{sys.executable} -m vllm_obs analyze {big} --format json | head -c 10 >/dev/null; echo analyze=$?",
+        f"{sys.executable} -m vllm_obs analyze {big} --format json | head -c 10 >/dev/null; echo analyze=$?; "
+        f"{sys.executable} -m vllm_obs analyze {big} | head -n 1 >/dev/null; echo table=$?; "
+        f"{sys.executable} -m vllm_obs catalog models | head -n 1 >/dev/null; echo catalog=$?",
         shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=120,
     )
-    assert pipeline.stdout.split() == ["parse=0", "analyze=0"], pipeline.stderr
+    assert pipeline.stdout.split() == ["parse=0", "analyze=0", "table=0", "catalog=0"], pipeline.stderr
     assert "Traceback" not in pipeline.stderr and "Broken pipe" not in pipeline.stderr
 
 

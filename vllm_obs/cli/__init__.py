@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from vllm_obs import __version__
-from vllm_obs.cli.common import UsageError
+from vllm_obs.cli.common import UsageError, quiet_broken_pipe
 
 # Order is the order shown in --help.
 COMMAND_MODULES = (
@@ -70,5 +70,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `vllm-obs parse big.log | head`: the reader went away; not an error.
-        sys.stderr.close()
+        quiet_broken_pipe()
         return 0

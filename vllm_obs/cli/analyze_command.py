@@ -78,11 +78,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
-        from rich.console import Console
-
         from vllm_obs.archive.table import render_summary, theory_hints
+        from vllm_obs.cli.common import console
 
-        render_summary(summary, Console(), hints=theory_hints(summary, args.model, args.model_config, args.gpu))
+        render_summary(summary, console(), hints=theory_hints(summary, args.model, args.model_config, args.gpu))
     return 2 if problems else 0
 
 

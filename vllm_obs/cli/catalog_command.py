@@ -48,14 +48,15 @@ def _number(value: float | None, digits: int = 0) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from vllm_obs.cli.common import console as make_console
 
     rows = _models() if args.what == "models" else _gpus()
     if args.format == "json":
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return 0
-    console = Console(width=None if sys.stdout.isatty() else 400)  # piped: one row per line, for grep
+    console = make_console(width=None if sys.stdout.isatty() else 400)  # piped: one row per line, for grep
     if args.what == "models":
         table = Table(title=f"{len(rows)} models (--model accepts the repo id, an alias, or a local path ending in the name)", header_style="bold")
         for column in ("repo", "parameters", "parameter count from", "config.json from", "also"):

@@ -6,7 +6,10 @@ Flags several commands share are defined once here, so their names and help stay
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Mapping
+from typing import Any
 
 # Exit code when the input was read but holds no vLLM line (an empty file, a binary, a pipe
 # whose producer failed): not a clean result, not a usage error either.
@@ -15,6 +18,26 @@ NOTHING_FOUND = 1
 
 class UsageError(Exception):
     """Bad input the user can fix: printed as one line, exit code 2."""
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`vllm-obs analyze big.log | head`): not an error. Later writes and
+    the interpreter's final flush go to /dev/null, so nothing fails on the way out."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def console(**kwargs: Any):
+    """A rich Console whose broken pipe is the end of the output (rich's own handler exits 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            quiet_broken_pipe()
+            raise SystemExit(0)
+
+    return _Console(**kwargs)
 
 
 def _year(text: str) -> int:
