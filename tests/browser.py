@@ -21,10 +21,10 @@ _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no
 _CONSOLE = re.compile(r":CONSOLE[:(]\d*\)?\] (.*)")
 
 
-def run(page: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def run(page: Path, workdir: Path, *args: str, fragment: str = "") -> subprocess.CompletedProcess:
     profile = workdir / f"chromium-profile-{len(list(workdir.glob('chromium-profile-*')))}"
     return subprocess.run(
-        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args, page.as_uri()],
+        [CHROMIUM, *_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", *args, page.as_uri() + fragment],
         capture_output=True, text=True, timeout=180,
     )
 

@@ -69,6 +69,16 @@ def test_html_report_renders_interactive_plots_in_headless_chromium(chromium: st
     # From the first stats line (11:10:52.703) to the CUDA OOM after the last one (11:44:33.160).
     assert (first["x_min"], first["x_max"]) == pytest.approx((1746961852.703, 1746963873.16), abs=0.001)
 
+    # Zooming one panel (as a drag does) zooms every panel of its start.
+    zoomed_dom = browser.run(report, tmp_path, "--dump-dom", fragment="#zoom=0.25,0.5")
+    zoomed, _ = browser.rendered(zoomed_dom.stdout)
+    lo, hi = first["x_min"], first["x_max"]
+    expected = pytest.approx((lo + (hi - lo) * 0.25, lo + (hi - lo) * 0.5), abs=0.01)
+    for figure in zoomed:
+        if figure["id"].startswith("plot-0-"):
+            assert (figure["rendered"]["x_min"], figure["rendered"]["x_max"]) == expected, figure["id"]
+    assert browser.console_messages(zoomed_dom.stderr) == []
+
     screenshot = tmp_path / "report.png"
     shot = browser.run(report, tmp_path, f"--screenshot={screenshot}", "--window-size=1100,2300", "--hide-scrollbars")
     assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]

@@ -133,6 +133,10 @@ _JS = r"""
       window.__plots.push({ start: start.index, name: chart.name, plot: plot });
     });
     zoomAll(lo, hi);
+    // page.html#zoom=0.25,0.5 zooms the first panel of each start to that part of its range, as a
+    // drag would: the others follow (a link to a moment, and how the tests check the sync).
+    var zoom = /#zoom=([\d.]+),([\d.]+)/.exec(location.hash);
+    if (zoom && group.length) group[0].setScale("x", { min: lo + (hi - lo) * zoom[1], max: lo + (hi - lo) * zoom[2] });
     // uPlot commits scale changes in a microtask: read them back after it.
     Promise.resolve().then(function () { group.forEach(function (plot, i) {
       var chart = start.charts[i];
