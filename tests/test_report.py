@@ -79,6 +79,14 @@ def test_html_report_renders_interactive_plots_in_headless_chromium(chromium: st
             assert (figure["rendered"]["x_min"], figure["rendered"]["x_max"]) == expected, figure["id"]
     assert browser.console_messages(zoomed_dom.stderr) == []
 
+    # Hovering one panel shows every panel's values at that moment, with units.
+    hovered, _ = browser.rendered(browser.run(report, tmp_path, "--dump-dom", fragment="#cursor=0.5").stdout)
+    legends = {f["plot"]: f["rendered"]["legend"] for f in hovered if f["id"].startswith("plot-0-")}
+    moment = legends["throughput"][0]
+    assert re.fullmatch(r"05-11 11:\d\d:\d\d", moment) and legends["requests"][0] == legends["kv_usage"][0] == moment
+    assert legends["throughput"][1].endswith(" tokens/s") and legends["requests"][1].endswith(" requests")
+    assert legends["kv_usage"][1].endswith(" %") and legends["preemptions"][1].endswith(" preemptions")
+
     screenshot = tmp_path / "report.png"
     shot = browser.run(report, tmp_path, f"--screenshot={screenshot}", "--window-size=1100,2300", "--hide-scrollbars")
     assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]

@@ -41,6 +41,11 @@ _JS = r"""
   function utc(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   // Time ticks in UTC, 24-hour, as vLLM prints them (MM-DD HH:MM:SS): the date only when it changes.
+  function clockValue(u, v) {
+    if (v == null) return "--";
+    var d = new Date(v * 1e3);
+    return pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + ":" + pad(d.getUTCSeconds());
+  }
   function timeTicks(u, splits) {
     var span = u.scales.x.max - u.scales.x.min, last = "";
     return splits.map(function (v) {
@@ -80,7 +85,9 @@ _JS = r"""
     start.charts.forEach(function (chart) {
       var figure = document.getElementById(chart.id);
       var x = (chart.dx || start.dx).map(function (d) { return start.t0 + d; });
-      var series = [{ label: start.time ? "time (UTC)" : "stats line" }].concat(chart.series.map(function (s) {
+      var xSeries = { label: start.time ? "time (UTC)" : "stats line" };
+      if (start.time) xSeries.value = clockValue;
+      var series = [xSeries].concat(chart.series.map(function (s) {
         var one = { label: s.label, stroke: s.color, width: 1.5, spanGaps: false,
                     value: function (u, v) { return v == null ? "-" : v.toLocaleString("en-US") + " " + chart.unit; } };
         if (s.dash) one.dash = [6, 4];
@@ -137,14 +144,19 @@ _JS = r"""
     // drag would: the others follow (a link to a moment, and how the tests check the sync).
     var zoom = /#zoom=([\d.]+),([\d.]+)/.exec(location.hash);
     if (zoom && group.length) group[0].setScale("x", { min: lo + (hi - lo) * zoom[1], max: lo + (hi - lo) * zoom[2] });
+    // #cursor=0.5 hovers the first panel there: every panel's legend shows its values at that time.
+    var hover = /#cursor=([\d.]+)/.exec(location.hash);
     // uPlot commits scale changes in a microtask: read them back after it.
-    Promise.resolve().then(function () { group.forEach(function (plot, i) {
+    Promise.resolve().then(function () {
+      if (hover && group.length) group[0].setCursor({ left: group[0].bbox.width / devicePixelRatio * hover[1], top: 10 }, true, true);
+      group.forEach(function (plot, i) {
       var chart = start.charts[i];
       document.getElementById(chart.id).dataset.rendered = JSON.stringify({
         points: plot.data[0].length,
         series_with_data: plot.data.slice(1).filter(function (v) { return v.some(function (y) { return y != null; }); }).length,
         x_label: plot.axes[0].label, y_label: plot.axes[1].label,
-        x_min: plot.scales.x.min, x_max: plot.scales.x.max, markers: start.markers.length
+        x_min: plot.scales.x.min, x_max: plot.scales.x.max, markers: start.markers.length,
+        legend: Array.prototype.map.call(plot.root.querySelectorAll(".u-legend .u-value"), function (td) { return td.textContent; })
       });
     }); });
   });
