@@ -39,10 +39,13 @@ def chart_png(chart: Chart, start: StartCharts) -> bytes:
         if start.x_range is not None:
             ax.set_xlim(when(start.x_range[0]), when(start.x_range[1]) if start.x_range[1] > start.x_range[0] else when(start.x_range[0] + 60))
         ax.set_ylim(bottom=chart.y_min, top=chart.y_max)
+        lo, hi = start.x_range or (0.0, 1.0)
         for marker in start.markers:
             ax.axvline(when(marker.seconds), color="black", linewidth=1, linestyle=":")
+            near_end = hi > lo and (marker.seconds - lo) / (hi - lo) > 0.85  # the label on the side with room
             ax.annotate(marker.label, (when(marker.seconds), 1), xycoords=("data", "axes fraction"),
-                        xytext=(3, -10), textcoords="offset points", fontsize=7)
+                        xytext=(-3 if near_end else 3, -10), textcoords="offset points", fontsize=7,
+                        ha="right" if near_end else "left")
         if start.x_is_time:
             locator = mdates.AutoDateLocator()
             ax.xaxis.set_major_locator(locator)
