@@ -19,7 +19,7 @@ def chart_png(chart: Chart, start: StartCharts) -> bytes:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    def when(seconds: float):
+    def when(seconds: float) -> datetime | float:
         return datetime.fromtimestamp(seconds, timezone.utc) if start.x_is_time else seconds
 
     fig, ax = plt.subplots(figsize=(9, 3.2))

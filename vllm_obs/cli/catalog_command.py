@@ -7,7 +7,7 @@ import json
 import sys
 
 
-def register(subparsers) -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "catalog",
         help="list the models and GPUs the theory knows, with the sources of their figures",

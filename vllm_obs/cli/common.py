@@ -9,7 +9,10 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Exit code when the input was read but holds no vLLM line (an empty file, a binary, a pipe
 # whose producer failed): not a clean result, not a usage error either.
@@ -28,9 +31,9 @@ def quiet_broken_pipe() -> None:
     os.close(devnull)
 
 
-def console(**kwargs: Any):
+def console(**kwargs: Any) -> "Console":
     """A rich Console whose broken pipe is the end of the output (rich's own handler exits 1)."""
-    from rich.console import Console
+    from rich.console import Console  # noqa: F811 - rich loads when a command prints a table
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
