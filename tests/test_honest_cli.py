@@ -48,6 +48,9 @@ def test_no_vllm_line_is_one_line_and_exit_1(command: str, tmp_path: Path) -> No
         assert (result.returncode, result.stdout) == (1, ""), (target, result.stderr)
         assert result.stderr == f"vllm-obs {command}: no vLLM log lines in {where} ({read:,} lines read): is this a vLLM server log?\n"
         assert not out.exists()  # no empty page or backfill file
+    if command in ("export", "parse"):  # to stdout: nothing either
+        result = run(*command_line(command, str(LS), out)[:-1], "-") if command == "export" else run("parse", str(LS))
+        assert (result.returncode, result.stdout) == (1, "")
 
 
 @pytest.mark.parametrize("command", ["analyze", "parse"])

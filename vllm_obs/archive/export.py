@@ -190,7 +190,8 @@ def export_openmetrics(
                 lines[key] = lines.get(key, 0) + count
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
-        spool.finish(out)
+        if first is not None:  # nothing dated: no file that looks like an (empty) backfill
+            spool.finish(out)
     finally:
         spool.close()
     return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last, "lines": lines}, problems
