@@ -1,8 +1,8 @@
 """The `vllm-obs` command line: one sub-command per `*_command` module in this package.
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
-`func(args) -> int` as the handler. Exit codes: 0 ok, 1 "does not fit"/findings, 2 bad usage or
-unreadable input. Errors the user can fix are one line on stderr, never a traceback.
+`func(args) -> int` as the handler. Exit codes: 0 ok, 1 "does not fit" (plan) or no vLLM line in
+the input (parse, analyze, report, export), 2 bad usage or unreadable input. Errors the user can fix are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  docker logs -t vllm 2>&1 | vllm-obs analyze - --format json\n"
             "  vllm-obs parse server.log.gz           one JSON record per recognised line\n"
             "  vllm-obs plan --model Qwen/Qwen3-8B --gpu H100-SXM --max-model-len 32768\n"
+            "  vllm-obs catalog gpus                  the GPUs (and models) --gpu and --model know\n\n"
+            "exit codes: 0 ok; 1 no vLLM line in the input (or, for plan, does not fit); 2 bad usage or an\n"
+            "unreadable input. Errors are one line on stderr.\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
