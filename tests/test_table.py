@@ -35,6 +35,7 @@ def test_real_h100_log_reads_in_order_with_rounded_values_and_a_hint() -> None:
     # The model is a local path: say how to get theory.
     assert "hint: the log's model /tmp/qwen3-8b-random is not in the catalog: add --model NAME (vllm-obs catalog models) " \
            "or --model-config PATH/config.json for theory" in out
+    assert "GPU is not known" not in out  # its device memory report names the H100 (79.18 GiB measured)
     with_theory = table(str(CASE_060), "--model", "Qwen/Qwen3-8B", "--gpu", "H100-SXM")
     assert "hint:" not in with_theory
     assert re.search(r"KV cache budget \(per GPU\) +│ +54\.34 GiB │ +53\.88 GiB │ +1\.01 │", with_theory)

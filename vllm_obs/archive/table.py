@@ -162,7 +162,11 @@ def theory_hints(summary: dict, model: str | None, model_config: str | None, gpu
     if not (model or model_config or (logged and find_entry(logged))):
         where = f"the log's model {logged} is not in the catalog" if logged else "the log names no model"
         hints.append(f"{where}: add --model NAME (vllm-obs catalog models) or --model-config PATH/config.json for theory")
-    total = summary.get("total_gpu_memory_gib")
+    from vllm_obs.fold.summary import theory_facts
+
+    # The GPU total as the theory reads it (V1 prints it in its device memory report).
+    facts = theory_facts({k: v for k, v in summary.items() if k not in ("stats", "starts")}, summary.get("details", {}))
+    total = facts.get("total_gpu_memory_gib")
     if not gpu and not (total and guess_gpu_from_total(total)):
         hints.append("the GPU is not known from the log: add --gpu NAME (vllm-obs catalog gpus) for theory")
     return hints
