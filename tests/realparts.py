@@ -153,13 +153,14 @@ class Dockerd:
 class Prometheus:
     """A Prometheus server on loopback scraping the given targets every second."""
 
-    def __init__(self, targets: list[str], rule_files: list[str] | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(self, targets: list[str], rule_files: list[str] | None = None, extra_args: list[str] | None = None,
+                 scrape_configs: list[dict] | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="vo-p"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "vllm-obs", "static_configs": [{"targets": targets}]}],
+            "scrape_configs": [{"job_name": "vllm-obs", "static_configs": [{"targets": targets}]}, *(scrape_configs or [])],
         }
         if rule_files:
             config["rule_files"] = rule_files

@@ -52,7 +52,8 @@ def export_openmetrics(
     theory_provider: TheoryProvider | None = None,
     progress: Any = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
+    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last, lines}, input problems);
+    `lines` counts the lines read by result (matched, unmatched, error)."""
     clock = LogClock()
     state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
     spool = FamilySpool()
@@ -63,6 +64,7 @@ def export_openmetrics(
     first: float | None = None
     last: float | None = None
     problems: list[str] = []
+    lines: dict[str, int] = {}
 
     def scrape_at(moment: float) -> None:
         nonlocal last_scrape, scrapes
@@ -118,12 +120,15 @@ def export_openmetrics(
 
         def line_counts(self, delta: dict[str, int]) -> None:
             state.add_line_counts(self.source, delta)
+            for key, count in delta.items():
+                lines[key] = lines.get(key, 0) + count
 
     try:
         problems = read_paths(paths, Sink, progress)
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
-        spool.finish(out)
+        if first is not None:  # nothing dated: no file that looks like an (empty) backfill
+            spool.finish(out)
     finally:
         spool.close()
-    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last}, problems
+    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last, "lines": lines}, problems
