@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import signal
-import sys
 import threading
 
 from vllm_obs.cli.common import UsageError
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -33,7 +35,8 @@ def register(subparsers) -> None:
             "  vllm-obs run --kubernetes                        # node mode over /var/log/pods\n"
             "  docker logs -f vllm 2>&1 | vllm-obs run --stdin\n"
             "  VLLM_OBS_CONTAINER=vllm VLLM_OBS_PORT=9401 vllm-obs run --print-config\n\n"
-            "endpoints: /metrics (Prometheus text or OpenMetrics), /healthz"
+            "endpoints (GET and HEAD): /metrics (Prometheus text or OpenMetrics), /healthz, /readyz\n"
+            "TLS and basic auth: --web-config-file in the exporter-toolkit format (docs/operations.md)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
@@ -49,11 +52,19 @@ def register(subparsers) -> None:
     serving = parser.add_argument_group("serving")
     serving.add_argument("--host", help="listen address (default 0.0.0.0: a sidecar is scraped from outside)")
     serving.add_argument("--port", type=int, help="listen port (default 9400)")
+    serving.add_argument(
+        "--web-config-file",
+        metavar="PATH",
+        help="TLS and basic auth for /metrics: an exporter-toolkit web config (tls_server_config, basic_auth_users with bcrypt hashes)",
+    )
     serving.add_argument("--stats-ttl", type=float, metavar="SECONDS", help="drop stats gauges after this long without a stats line (default 60; vLLM is silent when idle)")
     theory = parser.add_argument_group("theory (optional; otherwise taken from the log)")
     theory.add_argument("--model", help="model repo id or local path, e.g. Qwen/Qwen3-8B")
     theory.add_argument("--model-config", dest="model_config_file", metavar="PATH", help="the model's config.json or its directory")
     theory.add_argument("--gpu", help="GPU name, e.g. H100-SXM (see vllm-obs plan --help)")
+    logs = parser.add_argument_group("the sidecar's own log (stderr)")
+    logs.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default info")
+    logs.add_argument("--log-format", choices=["text", "json"], help="text (default) or one JSON object per line")
     parser.add_argument("--print-config", action="store_true", help="print the effective configuration as JSON and exit")
     parser.set_defaults(func=run)
 
@@ -81,10 +92,23 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.live.sources.stdin import StdinReader
     from vllm_obs.live.state import State
 
+    from vllm_obs.live import logs
+
     settings = load_settings(args)
     if getattr(args, "print_config", False):
         print(json.dumps(settings.model_dump(), indent=2))
         return 0
+    logs.configure(settings.log_level, settings.log_format)
+    web = None
+    if settings.web_config_file:
+        from vllm_obs.live import webconfig
+
+        try:
+            web = webconfig.load(settings.web_config_file)
+        except webconfig.WebConfigError as exc:
+            raise UsageError(f"--web-config-file: {exc}") from None
+        if web.users and not web.tls:
+            logger.warning("basic auth without tls_server_config: passwords cross the network in clear text")
     for pattern in settings.file:
         if not glob.has_magic(pattern) and os.path.isdir(pattern):
             raise UsageError(f"--file {pattern}: is a directory (give a file or a glob such as {pattern.rstrip('/')}/*.log)")
@@ -117,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.live.server import MetricsServer
 
     try:
-        server = MetricsServer(settings.host, settings.port, registry, lambda: (True, "ok"))
+        server = MetricsServer(settings.host, settings.port, registry, healthy=lambda: (True, "ok"), ready=lambda: (True, "ready"), web=web)
     except OSError as exc:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     stop = threading.Event()
@@ -127,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     for source in sources:
         source.start()
-    print(f"vllm-obs: serving metrics on http://{settings.host}:{server.port}/metrics", file=sys.stderr, flush=True)
+    scheme = "https" if web is not None and web.tls else "http"
+    logger.info("serving metrics on %s://%s:%d/metrics%s", scheme, settings.host, server.port, " (basic auth)" if web is not None and web.users else "")
     stop.wait()
     for source in sources:
         source.stop()
@@ -147,5 +172,5 @@ def _theory_provider(settings):
         detected = detect_gpu()  # None without NVML, a driver or a visible GPU
         if detected and detected[0]:
             gpu = detected[0]
-            print(f"vllm-obs: GPU from NVML: {gpu} ({detected[1]:.2f} GiB)", file=sys.stderr)
+            logger.info("GPU from NVML: %s (%.2f GiB)", gpu, detected[1])
     return make_provider(model=settings.model, model_config=settings.model_config_file, gpu=gpu)

@@ -6,7 +6,7 @@ Flags win over the environment; lists in the environment are comma-separated
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -34,6 +34,11 @@ class RunSettings(BaseSettings):
         description="a model's config.json (or its directory) for theory metrics",
     )
     gpu: str | None = Field(None, description="GPU name for theory metrics (else from the log's total memory)")
+    web_config_file: str | None = Field(
+        None, description="TLS and basic auth for /metrics: a Prometheus exporter-toolkit web config file (tls_server_config, basic_auth_users)"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="the sidecar's own log level (to stderr)")
+    log_format: Literal["text", "json"] = Field("text", description="the sidecar's own log lines: text, or one JSON object per line")
 
     @field_validator("container", "label", "file", mode="before")
     @classmethod
