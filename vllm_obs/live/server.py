@@ -2,14 +2,16 @@
 /healthz and /readyz; GET and HEAD only.
 
 Bounded under load: a listen backlog sized for many scrapers, a fixed pool of handler threads,
-and an acceptor that hands a connection to the pool only once its first bytes have arrived (a
-client that connects and sends nothing holds a file descriptor, never a thread). Every
-connection has a total deadline; idle ones are closed after it. Optional TLS and basic auth come
-from an exporter-toolkit web config file (vllm_obs.live.webconfig).
+and one acceptor thread that does the TLS handshake and reads each request's head without
+blocking (selectors), handing a request to the pool only once its head is complete. A client
+that connects and sends nothing, or trickles its headers, holds a file descriptor, never a
+thread, and is closed at its deadline. Optional TLS and basic auth come from an exporter-toolkit
+web config file (vllm_obs.live.webconfig).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import queue
 import selectors
@@ -36,7 +38,8 @@ METHODS = ("GET", "HEAD")
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current kernels)
 HANDLER_THREADS = 8  # a scrape takes about a millisecond: eight threads serve hundreds of scrapers
 REQUEST_TIMEOUT_SECONDS = 10.0  # from accept to the last byte of the answer
-MAX_WAITING_CONNECTIONS = 4096  # connected but silent; beyond this the oldest are closed
+MAX_WAITING_CONNECTIONS = 4096  # connected, head not complete yet; beyond this the oldest are closed
+MAX_HEAD_BYTES = 16384  # request line and headers; a GET to these endpoints needs a few hundred
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
 
@@ -69,7 +72,8 @@ def make_app(registry: CollectorRegistry, healthy: Check, ready: Check, web: Web
         if endpoint == "/metrics" and web is not None and web.users and not web.authorized(environ.get("HTTP_AUTHORIZATION")):
             return _answer(start_response, "401 Unauthorized", "unauthorized", [("WWW-Authenticate", 'Basic realm="vllm-obs"')])
         if endpoint == "/metrics":
-            body: list[bytes] = metrics(environ, start_response)
+            # prometheus_client answers GET only: HEAD is the GET's headers without its body.
+            body: list[bytes] = metrics({**environ, "REQUEST_METHOD": "GET"}, start_response)
         else:
             ok, text = checks[endpoint]()
             body = _answer(start_response, "200 OK" if ok else "503 Service Unavailable", text)
@@ -78,7 +82,30 @@ def make_app(registry: CollectorRegistry, healthy: Check, ready: Check, web: Web
     return app
 
 
+class _SocketWriter(io.BufferedIOBase):
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._sock.sendall(data)
+        return len(memoryview(data))
+
+
 class _Handler(WSGIRequestHandler):
+    """wsgiref's handler on a request whose head the acceptor already read."""
+
+    def __init__(self, request: socket.socket, client_address: Any, server: WSGIServer, head: bytes) -> None:
+        self._head = head
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        self.connection = self.request
+        self.rfile = io.BytesIO(self._head)  # GET and HEAD have no body
+        self.wfile = _SocketWriter(self.connection)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - scrapes every few seconds are not news
         pass
 
@@ -88,14 +115,26 @@ class _Server(WSGIServer):
     allow_reuse_address = True
 
 
+class _Pending:
+    """A connection whose request head is still arriving."""
+
+    __slots__ = ("address", "deadline", "head", "handshaken")
+
+    def __init__(self, address: Any, deadline: float, handshaken: bool) -> None:
+        self.address = address
+        self.deadline = deadline
+        self.head = bytearray()
+        self.handshaken = handshaken
+
+
 class MetricsServer:
     """Serves the app on host:port with a bounded number of threads.
 
-    One acceptor thread waits (selector) for new connections and for their first bytes; ready
-    connections go to `threads` workers through a queue. Each connection has a total deadline
-    of `timeout_seconds` from its accept: a silent one is closed by the acceptor, one being
-    served past it is shut down under its worker (which then moves on), so a client trickling
-    its headers holds a worker for at most that long.
+    The acceptor thread accepts, completes TLS handshakes and reads request heads for every
+    connection at once (non-blocking, one selector); a complete head goes to one of `threads`
+    workers through a queue. Each connection has a total deadline of `timeout_seconds` from its
+    accept: one still incomplete is closed by the acceptor, one being answered past it (a client
+    that does not read) is shut down under its worker, which then moves on.
     """
 
     def __init__(
@@ -116,7 +155,7 @@ class MetricsServer:
         self._timeout = timeout_seconds
         self._serving: dict[int, float] = {}  # file descriptor -> deadline, while a worker has it
         self._lock = threading.Lock()
-        self._work: queue.Queue[tuple[socket.socket, Any, float] | None] = queue.Queue()
+        self._work: queue.Queue[tuple[socket.socket, Any, float, bytes] | None] = queue.Queue()
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._threads = [threading.Thread(target=self._accept_loop, name="vllm-obs-http-accept", daemon=True)]
@@ -140,41 +179,35 @@ class MetricsServer:
     def _accept_loop(self) -> None:
         listener = self._server.socket
         listener.setblocking(False)
-        waiting: dict[socket.socket, tuple[Any, float]] = {}  # silent connections: address, deadline (oldest first)
+        pending: dict[socket.socket, _Pending] = {}  # oldest first (insertion order = accept order)
         with selectors.DefaultSelector() as selector:
             selector.register(listener, selectors.EVENT_READ)
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping.is_set():
                 with self._lock:
                     deadlines = list(self._serving.values())
-                if waiting:
-                    deadlines.append(next(iter(waiting.values()))[1])
+                if pending:
+                    deadlines.append(next(iter(pending.values())).deadline)
                 timeout = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
                 for key, _ in selector.select(timeout):
                     if key.fileobj is listener:
-                        self._accept_some(listener, selector, waiting)
+                        self._accept_some(listener, selector, pending)
                     elif key.fileobj is not self._wake_r:
                         conn = key.fileobj
                         assert isinstance(conn, socket.socket)
-                        selector.unregister(conn)
-                        address, deadline = waiting.pop(conn)
-                        with self._lock:
-                            self._serving[conn.fileno()] = deadline
-                        self._work.put((conn, address, deadline))
+                        self._read_head(conn, pending[conn], selector, pending)
                 now = time.monotonic()
-                while waiting:
-                    conn, (_, deadline) = next(iter(waiting.items()))
-                    if deadline > now and len(waiting) <= MAX_WAITING_CONNECTIONS:
+                while pending:
+                    conn, state = next(iter(pending.items()))
+                    if state.deadline > now and len(pending) <= MAX_WAITING_CONNECTIONS:
                         break
-                    selector.unregister(conn)
-                    del waiting[conn]
-                    conn.close()
+                    self._drop(conn, selector, pending)
                 self._shut_overdue(now)
-            for conn in waiting:
-                conn.close()
+            for conn in list(pending):
+                self._drop(conn, selector, pending)
 
-    def _accept_some(self, listener: socket.socket, selector: selectors.BaseSelector, waiting: dict[socket.socket, tuple[Any, float]]) -> None:
-        for _ in range(64):  # drain a burst of connections, then look at the others again
+    def _accept_some(self, listener: socket.socket, selector: selectors.BaseSelector, pending: dict[socket.socket, _Pending]) -> None:
+        for _ in range(64):  # take a burst of connections, then look at the others again
             try:
                 conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
@@ -182,13 +215,50 @@ class MetricsServer:
             except OSError as exc:  # out of file descriptors: the rest stay in the backlog
                 logger.warning("cannot accept a connection: %s", exc)
                 return
-            conn.setblocking(True)
-            waiting[conn] = (address, time.monotonic() + self._timeout)
+            conn.setblocking(False)
+            if self._tls is not None:
+                conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+            pending[conn] = _Pending(address, time.monotonic() + self._timeout, handshaken=self._tls is None)
             selector.register(conn, selectors.EVENT_READ)
+
+    def _read_head(self, conn: socket.socket, state: _Pending, selector: selectors.BaseSelector, pending: dict[socket.socket, _Pending]) -> None:
+        """Advance one connection without blocking: handshake, then read until the blank line."""
+        try:
+            if not state.handshaken:
+                conn.do_handshake()  # type: ignore[attr-defined]
+                state.handshaken = True
+            while True:  # drain: TLS may hold decrypted bytes the selector cannot see
+                chunk = conn.recv(4096)
+                if not chunk:
+                    self._drop(conn, selector, pending)  # closed before a complete head
+                    return
+                state.head += chunk
+                if b"\r\n\r\n" in state.head or b"\n\n" in state.head:
+                    break
+                if len(state.head) > MAX_HEAD_BYTES:
+                    self._drop(conn, selector, pending)
+                    return
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
+            return  # more to come
+        except (OSError, ssl.SSLError) as exc:  # resets, failed handshakes (e.g. plain HTTP to TLS)
+            logger.debug("connection from %s: %s", state.address[0] if state.address else "?", exc)
+            self._drop(conn, selector, pending)
+            return
+        selector.unregister(conn)
+        del pending[conn]
+        with self._lock:
+            self._serving[conn.fileno()] = state.deadline
+        self._work.put((conn, state.address, state.deadline, bytes(state.head)))
+
+    @staticmethod
+    def _drop(conn: socket.socket, selector: selectors.BaseSelector, pending: dict[socket.socket, _Pending]) -> None:
+        selector.unregister(conn)
+        del pending[conn]
+        conn.close()
 
     def _shut_overdue(self, now: float) -> None:
         """Shut down (not close: the worker owns the descriptor) connections past their deadline;
-        the worker's blocked read or write then returns at once."""
+        the worker's blocked write then returns at once."""
         with self._lock:  # held so that a worker cannot close and reuse the descriptor meanwhile
             for fd, deadline in list(self._serving.items()):
                 if deadline <= now:
@@ -206,19 +276,16 @@ class MetricsServer:
             item = self._work.get()
             if item is None:
                 return
-            conn, address, deadline = item
+            conn, address, deadline, head = item
             fd = conn.fileno()
-            served: socket.socket = conn
             try:
                 conn.settimeout(max(0.05, deadline - time.monotonic()))
-                if self._tls is not None:
-                    served = self._tls.wrap_socket(conn, server_side=True)  # same descriptor
-                self._server.finish_request(served, address)
-            except (OSError, ssl.SSLError) as exc:  # timeouts, resets, failed handshakes: the client's problem
+                _Handler(conn, address, self._server, head)
+            except (OSError, ssl.SSLError) as exc:  # timeouts and resets: the client's problem
                 logger.debug("connection from %s: %s", address[0] if address else "?", exc)
             except Exception:  # noqa: BLE001 - one bad request must not end a worker
                 logger.exception("error while answering %s", address[0] if address else "?")
             finally:
                 with self._lock:
                     self._serving.pop(fd, None)
-                    self._server.shutdown_request(served)  # FIN after the answer, then close
+                    self._server.shutdown_request(conn)  # FIN after the answer, then close

@@ -1,0 +1,91 @@
+"""The sidecar's HTTP server on a real socket: methods and paths, OpenMetrics negotiation, health
+answers, and bounded threads under slow-header clients."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Gauge
+
+from realparts import wait_for
+from vllm_obs.live.server import HANDLER_THREADS, LISTEN_BACKLOG, MetricsServer
+
+
+def serve(healthy: tuple[bool, str] = (True, "ok"), ready: tuple[bool, str] = (True, "ready"), timeout: float = 10.0) -> MetricsServer:
+    registry = CollectorRegistry()
+    Gauge("vllm_obs_kv_cache_capacity_tokens", "KV cache capacity", registry=registry).set(395712)
+    server = MetricsServer("127.0.0.1", 0, registry, healthy=lambda: healthy, ready=lambda: ready, timeout_seconds=timeout)
+    server.start()
+    return server
+
+
+@pytest.fixture
+def server() -> Iterator[MetricsServer]:
+    server = serve(healthy=(False, "pipeline thread died: ValueError: bad record"))
+    yield server
+    server.stop()
+
+
+def request(server: MetricsServer, path: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    data = b"x" if method in ("POST", "PUT") else None
+    req = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", method=method, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_paths_and_methods(server: MetricsServer) -> None:
+    status, headers, body = request(server, "/metrics")
+    assert status == 200 and b"vllm_obs_kv_cache_capacity_tokens 395712.0" in body
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    status, headers, body = request(server, "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0") and body.endswith(b"# EOF\n")
+    assert request(server, "/")[2] == request(server, "/metrics")[2]
+    status, headers, body = request(server, "/metrics", "HEAD")
+    assert (status, body) == (200, b"")
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        status, headers, _ = request(server, "/metrics", method)
+        assert (status, headers["Allow"]) == (405, "GET, HEAD")
+    assert request(server, "/healthz", "POST")[0] == 405
+    assert request(server, "/metrics/extra")[0] == 404
+    assert request(server, "/api/v1/query", "POST")[0] == 404
+
+
+def test_health_and_readiness_say_why(server: MetricsServer) -> None:
+    assert request(server, "/healthz")[::2] == (503, b"pipeline thread died: ValueError: bad record\n")
+    assert request(server, "/readyz")[::2] == (200, b"ready\n")
+
+
+def test_slow_header_clients_hold_no_thread_and_are_closed_at_the_deadline() -> None:
+    assert LISTEN_BACKLOG >= 128
+    before = threading.active_count()
+    server = serve(timeout=1.5)
+    clients: list[socket.socket] = []
+    try:
+        assert threading.active_count() == before + 1 + HANDLER_THREADS
+        for i in range(300):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            client.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n" if i % 2 else b"GE")  # never the blank line
+            clients.append(client)
+        # A real scrape is answered at once meanwhile, and no thread was added for the 300.
+        started = time.monotonic()
+        assert request(server, "/metrics")[0] == 200
+        assert time.monotonic() - started < 1.0
+        assert threading.active_count() == before + 1 + HANDLER_THREADS
+        # Each one is closed by the server at its deadline (recv sees the end of the stream).
+        for client in clients:
+            assert client.recv(100) == b""
+        assert time.monotonic() - started < 5.0
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+    wait_for(lambda: threading.active_count() == before, 5, "the server's threads to end")
