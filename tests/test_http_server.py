@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Gauge
 
 from realparts import wait_for
-from vllm_obs.live.server import HANDLER_THREADS, LISTEN_BACKLOG, MetricsServer
+from vllm_obs.live.server import HANDLER_THREADS, LISTEN_BACKLOG, SHARE_SECONDS, MetricsServer
 
 
 def serve(healthy: tuple[bool, str] = (True, "ok"), ready: tuple[bool, str] = (True, "ready"), timeout: float = 10.0) -> MetricsServer:
@@ -89,3 +89,40 @@ def test_slow_header_clients_hold_no_thread_and_are_closed_at_the_deadline() -> 
             client.close()
         server.stop()
     wait_for(lambda: threading.active_count() == before, 5, "the server's threads to end")
+
+
+def test_a_failing_collector_fails_one_scrape_not_the_server() -> None:
+    class Failing:
+        calls = 0
+
+        def collect(self):  # noqa: ANN201 - the prometheus_client collector protocol
+            Failing.calls += 1
+            if Failing.calls == 1:
+                raise RuntimeError("collector bug")
+            yield from ()
+
+    registry = CollectorRegistry()
+    registry.register(Failing())
+    server = MetricsServer("127.0.0.1", 0, registry, healthy=lambda: (True, "ok"))
+    server.start()
+    try:
+        with pytest.raises(OSError):  # the connection is closed without an answer
+            request(server, "/metrics")
+        assert request(server, "/metrics")[0] == 200
+        assert request(server, "/healthz")[0] == 200
+    finally:
+        server.stop()
+
+
+def test_shared_renders_are_never_older_than_their_bound() -> None:
+    registry = CollectorRegistry()
+    gauge = Gauge("vllm_obs_requests_running", "running", registry=registry)
+    server = MetricsServer("127.0.0.1", 0, registry, healthy=lambda: (True, "ok"))
+    server.start()
+    try:
+        for value in range(5):
+            gauge.set(value)
+            time.sleep(SHARE_SECONDS * 1.5)  # the bound under test, not a wait for a result
+            assert f"vllm_obs_requests_running {value:.1f}".encode() in request(server, "/metrics")[2]
+    finally:
+        server.stop()

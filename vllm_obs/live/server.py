@@ -11,7 +11,7 @@ web config file (vllm_obs.live.webconfig).
 
 from __future__ import annotations
 
-import io
+import gzip
 import logging
 import queue
 import selectors
@@ -20,10 +20,12 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from urllib.parse import parse_qs, unquote
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder, gzip_accepted
 
 from vllm_obs.live.webconfig import WebConfig
 
@@ -39,6 +41,7 @@ LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on curre
 HANDLER_THREADS = 8  # a scrape takes about a millisecond: eight threads serve hundreds of scrapers
 REQUEST_TIMEOUT_SECONDS = 10.0  # from accept to the last byte of the answer
 MAX_WAITING_CONNECTIONS = 4096  # connected, head not complete yet; beyond this the oldest are closed
+SHARE_SECONDS = 0.02  # scrapes this close in time share one render (see _Shared)
 MAX_HEAD_BYTES = 16384  # request line and headers; a GET to these endpoints needs a few hundred
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
@@ -56,8 +59,70 @@ def route(method: str, path: str) -> str | None:
     return path if path in ENDPOINTS else None
 
 
-def make_app(registry: CollectorRegistry, healthy: Check, ready: Check, web: WebConfig | None = None) -> Callable[[Environ, StartResponse], list[bytes]]:
-    metrics = make_wsgi_app(registry)  # does the OpenMetrics negotiation and gzip
+class _Shared:
+    """Renders of /metrics shared between scrapes close in time.
+
+    A render takes about a millisecond of the one interpreter lock (more on a loaded machine),
+    so 200 scrapers arriving together would queue behind 200 renders. A scrape gets the body of a
+    render that finished less than `max_age_seconds` before it arrived, or waits for the render
+    in progress, or starts one: /metrics is never older than that (default 20 ms, far below any
+    scrape interval and vLLM's 5-10 s stats interval), and a burst costs a few renders.
+    """
+
+    def __init__(self, render: Callable[[tuple[str, tuple[str, ...], bool]], bytes], max_age_seconds: float) -> None:
+        self._render = render
+        self._max_age = max_age_seconds
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, tuple[str, ...], bool], Future[bytes]] = {}
+        self._done: dict[tuple[str, tuple[str, ...], bool], tuple[float, bytes]] = {}
+
+    def get(self, key: tuple[str, tuple[str, ...], bool]) -> bytes:
+        arrived = time.monotonic()
+        with self._lock:
+            done = self._done.get(key)
+            if done is not None and arrived - done[0] < self._max_age:
+                return done[1]
+            future = self._running.get(key)
+            leader = future is None
+            if future is None:
+                future = self._running[key] = Future()
+        if leader:
+            try:
+                body = self._render(key)
+                future.set_result(body)
+                with self._lock:
+                    if len(self._done) > 64:  # many ?name[] selections: keep the memory flat
+                        self._done.clear()
+                    self._done[key] = (time.monotonic(), body)
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter, raised below
+                future.set_exception(exc)
+            finally:
+                with self._lock:
+                    del self._running[key]
+        return future.result()
+
+
+def make_app(
+    registry: CollectorRegistry, healthy: Check, ready: Check, web: WebConfig | None = None, share_seconds: float = SHARE_SECONDS
+) -> Callable[[Environ, StartResponse], list[bytes]]:
+    def render(key: tuple[str, tuple[str, ...], bool]) -> bytes:
+        accept, names, compress = key
+        encoder, _ = choose_encoder(accept)
+        output: bytes = encoder(registry.restricted_registry(names) if names else registry)
+        return gzip.compress(output) if compress else output
+
+    shared = _Shared(render, share_seconds)
+
+    def metrics(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        # As prometheus_client's make_wsgi_app: text or OpenMetrics as the Accept header asks,
+        # gzip when accepted, ?name[]= to select families.
+        accept = environ.get("HTTP_ACCEPT") or ""
+        compress = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING") or "")
+        names = tuple(parse_qs(environ.get("QUERY_STRING", "")).get("name[]", ()))
+        body = shared.get((accept, names, compress))
+        start_response("200 OK", [("Content-Type", choose_encoder(accept)[1]), *([("Content-Encoding", "gzip")] if compress else [])])
+        return [body]
+
     checks = {"/healthz": healthy, "/readyz": ready}
 
     def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
@@ -72,47 +137,53 @@ def make_app(registry: CollectorRegistry, healthy: Check, ready: Check, web: Web
         if endpoint == "/metrics" and web is not None and web.users and not web.authorized(environ.get("HTTP_AUTHORIZATION")):
             return _answer(start_response, "401 Unauthorized", "unauthorized", [("WWW-Authenticate", 'Basic realm="vllm-obs"')])
         if endpoint == "/metrics":
-            # prometheus_client answers GET only: HEAD is the GET's headers without its body.
-            body: list[bytes] = metrics({**environ, "REQUEST_METHOD": "GET"}, start_response)
+            body: list[bytes] = metrics(environ, start_response)
         else:
             ok, text = checks[endpoint]()
             body = _answer(start_response, "200 OK" if ok else "503 Service Unavailable", text)
-        return [] if method == "HEAD" else body
+        return body  # respond() sends HEAD's headers only
 
     return app
 
 
-class _SocketWriter(io.BufferedIOBase):
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self._sock.sendall(data)
-        return len(memoryview(data))
-
-
-class _Handler(WSGIRequestHandler):
-    """wsgiref's handler on a request whose head the acceptor already read."""
-
-    def __init__(self, request: socket.socket, client_address: Any, server: WSGIServer, head: bytes) -> None:
-        self._head = head
-        super().__init__(request, client_address, server)
-
-    def setup(self) -> None:
-        self.connection = self.request
-        self.rfile = io.BytesIO(self._head)  # GET and HEAD have no body
-        self.wfile = _SocketWriter(self.connection)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - scrapes every few seconds are not news
-        pass
+def _environ(head: bytes, address: Any) -> Environ | None:
+    """The WSGI environ of a complete request head (None when it is not HTTP/1.x)."""
+    lines = head.decode("latin-1").split("\n")
+    parts = lines[0].strip().split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        return None
+    path, _, query = parts[1].partition("?")
+    environ: Environ = {
+        "REQUEST_METHOD": parts[0],
+        "PATH_INFO": unquote(path),
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": parts[2],
+        "REMOTE_ADDR": address[0] if address else "",
+    }
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            environ["HTTP_" + name.strip().upper().replace("-", "_")] = value.strip()
+    return environ
 
 
-class _Server(WSGIServer):
-    request_queue_size = LISTEN_BACKLOG
-    allow_reuse_address = True
+def respond(head: bytes, address: Any, app: Callable[[Environ, StartResponse], list[bytes]]) -> bytes:
+    """The whole answer to one request whose head was read, to be sent in one write before the
+    connection is closed (no keep-alive: a scraper opens one connection per scrape, and no
+    idle connection is left for a client to hold)."""
+    environ = _environ(head, address)
+    answer: list[Any] = ["400 Bad Request", _TEXT]
+    if environ is None:
+        body = b"bad request\n"
+    else:
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+            answer[:] = [status, headers]
+
+        body = b"".join(app(environ, start_response))
+    status, headers = answer
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Connection: close", *(f"{k}: {v}" for k, v in headers)]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return data if environ is not None and environ["REQUEST_METHOD"] == "HEAD" else data + body
 
 
 class _Pending:
@@ -148,14 +219,15 @@ class MetricsServer:
         threads: int = HANDLER_THREADS,
         timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
     ) -> None:
-        self._server = _Server((host, port), _Handler)
-        self._server.set_app(make_app(registry, healthy, ready or healthy, web))
-        self.port: int = self._server.server_port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+        self._app = make_app(registry, healthy, ready or healthy, web)
+        self.port: int = self._listener.getsockname()[1]
         self._tls = web.ssl_context() if web is not None else None
         self._timeout = timeout_seconds
         self._serving: dict[int, float] = {}  # file descriptor -> deadline, while a worker has it
         self._lock = threading.Lock()
-        self._work: queue.Queue[tuple[socket.socket, Any, float, bytes] | None] = queue.Queue()
+        self._work: queue.Queue[tuple[socket.socket, Any, float, bytes, bytes | None] | None] = queue.Queue()
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
         self._threads = [threading.Thread(target=self._accept_loop, name="vllm-obs-http-accept", daemon=True)]
@@ -172,12 +244,12 @@ class MetricsServer:
             self._work.put(None)
         for thread in self._threads:
             thread.join(5)
-        self._server.server_close()
+        self._listener.close()
         self._wake_r.close()
         self._wake_w.close()
 
     def _accept_loop(self) -> None:
-        listener = self._server.socket
+        listener = self._listener
         listener.setblocking(False)
         pending: dict[socket.socket, _Pending] = {}  # oldest first (insertion order = accept order)
         with selectors.DefaultSelector() as selector:
@@ -246,9 +318,27 @@ class MetricsServer:
             return
         selector.unregister(conn)
         del pending[conn]
+        rest: bytes | None = None
+        if self._tls is None:
+            # Plain HTTP: answer here when the whole answer fits the socket buffer (the rule for
+            # a few KB on a fresh connection); a thread hand-off would cost more than the write.
+            try:
+                rest = respond(bytes(state.head), state.address, self._app)
+                rest = rest[conn.send(rest) :]
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                logger.debug("connection from %s: %s", state.address[0] if state.address else "?", exc)
+                rest = b""
+            except Exception:  # noqa: BLE001 - a failing collector must not end the acceptor
+                logger.exception("error while answering %s", state.address[0] if state.address else "?")
+                rest = b""
+            if not rest:
+                self._finish(conn)
+                return
         with self._lock:
             self._serving[conn.fileno()] = state.deadline
-        self._work.put((conn, state.address, state.deadline, bytes(state.head)))
+        self._work.put((conn, state.address, state.deadline, bytes(state.head), rest))
 
     @staticmethod
     def _drop(conn: socket.socket, selector: selectors.BaseSelector, pending: dict[socket.socket, _Pending]) -> None:
@@ -276,11 +366,11 @@ class MetricsServer:
             item = self._work.get()
             if item is None:
                 return
-            conn, address, deadline, head = item
+            conn, address, deadline, head, rest = item
             fd = conn.fileno()
             try:
                 conn.settimeout(max(0.05, deadline - time.monotonic()))
-                _Handler(conn, address, self._server, head)
+                conn.sendall(respond(head, address, self._app) if rest is None else rest)
             except (OSError, ssl.SSLError) as exc:  # timeouts and resets: the client's problem
                 logger.debug("connection from %s: %s", address[0] if address else "?", exc)
             except Exception:  # noqa: BLE001 - one bad request must not end a worker
@@ -288,4 +378,12 @@ class MetricsServer:
             finally:
                 with self._lock:
                     self._serving.pop(fd, None)
-                    self._server.shutdown_request(conn)  # FIN after the answer, then close
+                    self._finish(conn)
+
+    @staticmethod
+    def _finish(conn: socket.socket) -> None:
+        try:
+            conn.shutdown(socket.SHUT_WR)  # FIN after the answer, then close
+        except OSError:
+            pass
+        conn.close()
