@@ -180,3 +180,13 @@ def test_prometheus_scrapes_over_https_with_basic_auth(secure_sidecar, pki: Path
         wait_for(lambda: prometheus.value(f'vllm_obs_kv_cache_capacity_tokens{{source="{source}"}}') == 395712, 30, "the KV capacity in Prometheus")
     finally:
         prometheus.close()
+
+
+def test_the_documented_example_is_a_valid_web_config(tmp_path: Path, pki: Path) -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    example = example.replace("/etc/vllm-obs/tls.crt", str(pki / "server.crt")).replace("/etc/vllm-obs/tls.key", str(pki / "server.key"))
+    (tmp_path / "web.yml").write_text(example)
+    config = webconfig.load(str(tmp_path / "web.yml"))
+    assert config.authorized("Basic " + base64.b64encode(b"prometheus:change me").decode())
+    assert not config.authorized("Basic " + base64.b64encode(b"prometheus:change it").decode())
