@@ -190,3 +190,13 @@ def test_the_documented_example_is_a_valid_web_config(tmp_path: Path, pki: Path)
     config = webconfig.load(str(tmp_path / "web.yml"))
     assert config.authorized("Basic " + base64.b64encode(b"prometheus:change me").decode())
     assert not config.authorized("Basic " + base64.b64encode(b"prometheus:change it").decode())
+
+
+def test_the_image_healthcheck_speaks_https(secure_sidecar, tmp_path: Path) -> None:
+    process, _ = secure_sidecar
+    env = {"VLLM_OBS_HOST": "0.0.0.0", "VLLM_OBS_PORT": str(process.port)}
+    plain = subprocess.run([sys.executable, "-m", "vllm_obs.live.healthcheck"], env=env, capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 1  # plain HTTP to the TLS port
+    env["VLLM_OBS_WEB_CONFIG_FILE"] = str(tmp_path / "web.yml")
+    tls = subprocess.run([sys.executable, "-m", "vllm_obs.live.healthcheck"], env=env, capture_output=True, text=True, timeout=30)
+    assert (tls.returncode, tls.stderr) == (0, "")
