@@ -189,7 +189,7 @@ def respond(head: bytes, address: Any, app: Callable[[Environ, StartResponse], l
 class _Pending:
     """A connection whose request head is still arriving."""
 
-    __slots__ = ("address", "deadline", "head", "handshaken")
+    __slots__ = ("address", "deadline", "handshaken", "head")
 
     def __init__(self, address: Any, deadline: float, handshaken: bool) -> None:
         self.address = address
@@ -330,7 +330,7 @@ class MetricsServer:
             except OSError as exc:
                 logger.debug("connection from %s: %s", state.address[0] if state.address else "?", exc)
                 rest = b""
-            except Exception:  # noqa: BLE001 - a failing collector must not end the acceptor
+            except Exception:
                 logger.exception("error while answering %s", state.address[0] if state.address else "?")
                 rest = b""
             if not rest:
@@ -373,7 +373,7 @@ class MetricsServer:
                 conn.sendall(respond(head, address, self._app) if rest is None else rest)
             except (OSError, ssl.SSLError) as exc:  # timeouts and resets: the client's problem
                 logger.debug("connection from %s: %s", address[0] if address else "?", exc)
-            except Exception:  # noqa: BLE001 - one bad request must not end a worker
+            except Exception:
                 logger.exception("error while answering %s", address[0] if address else "?")
             finally:
                 with self._lock:
