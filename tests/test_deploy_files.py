@@ -53,7 +53,7 @@ def test_compose_stack() -> None:
     assert services["vllm"]["labels"][key] == value
     for service in ("prometheus", "grafana", "docker-proxy"):
         for volume in services[service]["volumes"]:
-            host = volume.split(":")[0]
+            host = compose_default(volume).split(":")[0]
             assert host.startswith("/var/run/") or (COMPOSE_DIR / host).exists(), f"{service} mounts a missing {host}"
     # Published on loopback by default (PUBLISH_ADDRESS opens them up).
     for service in ("vllm-obs", "prometheus", "grafana"):
@@ -68,8 +68,8 @@ def test_compose_only_the_proxy_holds_the_docker_socket() -> None:
     assert holders == ["docker-proxy"]
     proxy, sidecar = services["docker-proxy"], services["vllm-obs"]
     env = dict(item.split("=", 1) for item in proxy["environment"])
-    socket_mount = next(v for v in proxy["volumes"] if "docker.sock" in v)
-    assert socket_mount.split(":")[1] == env["DOCKER_SOCKET"]
+    socket_mount = compose_default(next(v for v in proxy["volumes"] if "docker.sock" in v))
+    assert socket_mount == f"/var/run/docker.sock:{env['DOCKER_SOCKET']}"
     config = next(v for v in proxy["volumes"] if v.endswith("haproxy.cfg:ro"))
     assert (COMPOSE_DIR / config.split(":")[0]).resolve() == (COMPOSE_DIR / "docker-socket-proxy.cfg").resolve()
     sidecar_env = dict(item.split("=", 1) for item in sidecar["environment"])
