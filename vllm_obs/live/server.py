@@ -51,7 +51,7 @@ def _answer(start_response: StartResponse, status: str, text: str, headers: Iter
     return [text.encode() + b"\n"]
 
 
-def route(method: str, path: str) -> str | None:
+def route(path: str) -> str | None:
     """The endpoint a request is for, or None (404). Kept as one small function so that new
     endpoints are one line each."""
     if path == "/":
@@ -127,7 +127,7 @@ def make_app(
 
     def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
-        endpoint = route(method, environ.get("PATH_INFO", "/"))
+        endpoint = route(environ.get("PATH_INFO", "/"))
         if endpoint is None:
             return _answer(start_response, "404 Not Found", "not found: try " + ", ".join(ENDPOINTS))
         if method not in METHODS:
@@ -206,6 +206,9 @@ class MetricsServer:
     workers through a queue. Each connection has a total deadline of `timeout_seconds` from its
     accept: one still incomplete is closed by the acceptor, one being answered past it (a client
     that does not read) is shut down under its worker, which then moves on.
+
+    `healthy` and `ready` return (ok, reason) and may be called from the acceptor thread:
+    they must answer at once (read a flag or a timestamp; never wait on a lock held for long).
     """
 
     def __init__(
@@ -224,6 +227,9 @@ class MetricsServer:
         self._app = make_app(registry, healthy, ready or healthy, web)
         self.port: int = self._listener.getsockname()[1]
         self._tls = web.ssl_context() if web is not None else None
+        # Answered by the acceptor itself only without TLS and basic auth: a bcrypt check of a
+        # wrong password takes ~0.2 s by design and must not stall every other connection.
+        self._inline = self._tls is None and not (web is not None and web.users)
         self._timeout = timeout_seconds
         self._serving: dict[int, float] = {}  # file descriptor -> deadline, while a worker has it
         self._lock = threading.Lock()
@@ -319,7 +325,7 @@ class MetricsServer:
         selector.unregister(conn)
         del pending[conn]
         rest: bytes | None = None
-        if self._tls is None:
+        if self._inline:
             # Plain HTTP: answer here when the whole answer fits the socket buffer (the rule for
             # a few KB on a fresh connection); a thread hand-off would cost more than the write.
             try:
