@@ -190,6 +190,9 @@ def test_the_documented_example_is_a_valid_web_config(tmp_path: Path, pki: Path)
     config = webconfig.load(str(tmp_path / "web.yml"))
     assert config.authorized("Basic " + base64.b64encode(b"prometheus:change me").decode())
     assert not config.authorized("Basic " + base64.b64encode(b"prometheus:change it").decode())
+    assert config.authorized("basic " + base64.b64encode(b"prometheus:change me").decode())  # the scheme is case-insensitive
+    assert not config.authorized("Basic " + base64.b64encode(b"nobody:change me").decode())
+    assert not config.authorized("Bearer change me") and not config.authorized("Basic %%%")
 
 
 def test_the_image_healthcheck_speaks_https(secure_sidecar, tmp_path: Path) -> None:

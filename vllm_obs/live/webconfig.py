@@ -55,6 +55,16 @@ class WebConfig:
     _passed: set[bytes] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _salt: bytes = field(default_factory=lambda: os.urandom(16), repr=False)
+    _dummy: bytes | None = field(default=None, repr=False)
+
+    def _unknown_user_hash(self) -> bytes:
+        with self._lock:
+            if self._dummy is None:
+                import bcrypt
+
+                cost = max(int(h[4:6]) for h in self.users.values())  # $2b$NN$...: the same cost as the real ones
+                self._dummy = bcrypt.hashpw(os.urandom(16).hex().encode(), bcrypt.gensalt(rounds=cost))
+            return self._dummy
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The server-side TLS context, or None without tls_server_config."""
@@ -78,21 +88,25 @@ class WebConfig:
 
     def authorized(self, header: str | None) -> bool:
         """Whether an Authorization header names a user with the right password."""
-        if not header or not header.startswith("Basic "):
+        scheme, _, token = (header or "").partition(" ")
+        if scheme.lower() != "basic":
             return False
         try:
-            user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
+            user, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return False
+        import bcrypt
+
         hashed = self.users.get(user)
         if hashed is None:
+            # As exporter-toolkit: an unknown user costs one bcrypt check too, so that response
+            # times do not tell which user names exist.
+            bcrypt.checkpw(password.encode(), self._unknown_user_hash())
             return False
         key = hmac.new(self._salt, b"\0".join((user.encode(), password.encode(), hashed)), hashlib.sha256).digest()
         with self._lock:
             if key in self._passed:
                 return True
-        import bcrypt
-
         if not bcrypt.checkpw(password.encode(), hashed):
             return False
         with self._lock:
