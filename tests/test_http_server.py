@@ -126,3 +126,41 @@ def test_shared_renders_are_never_older_than_their_bound() -> None:
             assert f"vllm_obs_requests_running {value:.1f}".encode() in request(server, "/metrics")[2]
     finally:
         server.stop()
+
+
+def test_slow_clients_beyond_the_file_descriptor_limit_do_not_stop_scrapes(tmp_path) -> None:  # noqa: ANN001
+    """A real sidecar with a 256 file descriptor limit and 600 silent connections: the oldest
+    are closed to make room, and a scrape is still answered."""
+    import resource
+    import subprocess
+    import sys
+
+    from realparts import free_port
+
+    (tmp_path / "vllm.log").write_text("")
+    port = free_port()
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vllm_obs", "run", "--file", str(tmp_path / "vllm.log"), "--host", "127.0.0.1", "--port", str(port)],
+        stderr=subprocess.PIPE,
+        preexec_fn=limit,  # noqa: PLW1509 - a resource limit for the child only
+    )
+    clients: list[socket.socket] = []
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        wait_for(lambda: urllib.request.urlopen(url, timeout=2).status == 200, 30, "the sidecar to serve")
+        for _ in range(600):
+            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        started = time.monotonic()
+        wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).status == 200, 10, "a scrape past the slow clients")
+        assert time.monotonic() - started < 5
+        assert process.poll() is None
+    finally:
+        for client in clients:
+            client.close()
+        process.terminate()
+        _, stderr = process.communicate(timeout=15)
+    assert stderr.count(b"cannot accept connections") <= 1  # said once, not once per attempt

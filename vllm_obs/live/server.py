@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import logging
 import queue
+import resource
 import selectors
 import socket
 import ssl
@@ -40,7 +41,7 @@ METHODS = ("GET", "HEAD")
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current kernels)
 HANDLER_THREADS = 8  # a scrape takes about a millisecond: eight threads serve hundreds of scrapers
 REQUEST_TIMEOUT_SECONDS = 10.0  # from accept to the last byte of the answer
-MAX_WAITING_CONNECTIONS = 4096  # connected, head not complete yet; beyond this the oldest are closed
+MAX_WAITING_CONNECTIONS = 4096  # connected, head not complete yet (and at most half the fd limit); beyond, the oldest are closed
 SHARE_SECONDS = 0.02  # scrapes this close in time share one render (see _Shared)
 MAX_HEAD_BYTES = 16384  # request line and headers; a GET to these endpoints needs a few hundred
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
@@ -230,6 +231,9 @@ class MetricsServer:
         # Answered by the acceptor itself only without TLS and basic auth: a bcrypt check of a
         # wrong password takes ~0.2 s by design and must not stall every other connection.
         self._inline = self._tls is None and not (web is not None and web.users)
+        # Leave file descriptors for the sources and the answers: at most half of the limit waits.
+        self._max_waiting = min(MAX_WAITING_CONNECTIONS, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2)
+        self._last_accept_warning = -1e9
         self._timeout = timeout_seconds
         self._serving: dict[int, float] = {}  # file descriptor -> deadline, while a worker has it
         self._lock = threading.Lock()
@@ -277,7 +281,7 @@ class MetricsServer:
                 now = time.monotonic()
                 while pending:
                     conn, state = next(iter(pending.items()))
-                    if state.deadline > now and len(pending) <= MAX_WAITING_CONNECTIONS:
+                    if state.deadline > now and len(pending) <= self._max_waiting:
                         break
                     self._drop(conn, selector, pending)
                 self._shut_overdue(now)
@@ -290,8 +294,15 @@ class MetricsServer:
                 conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # out of file descriptors: the rest stay in the backlog
-                logger.warning("cannot accept a connection: %s", exc)
+            except OSError as exc:  # out of file descriptors (EMFILE): make room, the rest wait in the backlog
+                now = time.monotonic()
+                if now - self._last_accept_warning > 60:
+                    self._last_accept_warning = now
+                    logger.warning("cannot accept connections: %s (%d waiting for their request; closing the oldest)", exc.strerror or exc, len(pending))
+                if pending:
+                    self._drop(next(iter(pending)), selector, pending)  # slow clients are the likely cause
+                else:
+                    time.sleep(0.01)  # no connection of ours to close: do not spin on a readable listener
                 return
             conn.setblocking(False)
             if self._tls is not None:
