@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import socket
@@ -155,7 +156,8 @@ def main() -> int:
     base_p50 = percentile(baseline, 0.5)
     p50, p99, worst = percentile(together, 0.5), percentile(together, 0.99), max(together)
     slow_p50 = percentile(during_slow, 0.5)
-    print(f"/metrics of the real H100 log: {size:,} bytes")
+    load = os.getloadavg()[0]
+    print(f"/metrics of the real H100 log: {size:,} bytes; load average {load:.1f} on {os.cpu_count()} cores (latencies grow with it)")
     print(f"{'latency (ms)':34}{'p50':>9}{'p99':>9}{'max':>9}{'p50/base':>10}")
     print(f"{f'baseline: {args.baseline} single scrapes':34}{base_p50 * 1e3:>9.1f}{percentile(baseline, 0.99) * 1e3:>9.1f}{max(baseline) * 1e3:>9.1f}{1.0:>10.1f}")
     print(f"{f'{args.concurrent} at once x {args.rounds}, asyncio':34}{p50 * 1e3:>9.1f}{p99 * 1e3:>9.1f}{worst * 1e3:>9.1f}{p50 / base_p50:>10.1f}")

@@ -309,6 +309,8 @@ class MetricsServer:
                 conn = self._tls.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
             pending[conn] = _Pending(address, time.monotonic() + self._timeout, handshaken=self._tls is None)
             selector.register(conn, selectors.EVENT_READ)
+            if self._tls is None:
+                self._read_head(conn, pending[conn], selector, pending)  # the request has often arrived already
 
     def _read_head(self, conn: socket.socket, state: _Pending, selector: selectors.BaseSelector, pending: dict[socket.socket, _Pending]) -> None:
         """Advance one connection without blocking: handshake, then read until the blank line."""
