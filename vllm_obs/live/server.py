@@ -277,7 +277,9 @@ class MetricsServer:
                     elif key.fileobj is not self._wake_r:
                         conn = key.fileobj
                         assert isinstance(conn, socket.socket)
-                        self._read_head(conn, pending[conn], selector, pending)
+                        state = pending.get(conn)
+                        if state is not None:  # else closed earlier in this round (out of descriptors)
+                            self._read_head(conn, state, selector, pending)
                 now = time.monotonic()
                 while pending:
                     conn, state = next(iter(pending.items()))
