@@ -21,13 +21,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder, gzip_accepted
 
+from vllm_obs.live.shared_render import SharedRenders
 from vllm_obs.live.webconfig import WebConfig
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on curre
 HANDLER_THREADS = 8  # a scrape takes about a millisecond: eight threads serve hundreds of scrapers
 REQUEST_TIMEOUT_SECONDS = 10.0  # from accept to the last byte of the answer
 MAX_WAITING_CONNECTIONS = 4096  # connected, head not complete yet (and at most half the fd limit); beyond, the oldest are closed
-SHARE_SECONDS = 0.02  # scrapes this close in time share one render (see _Shared)
+SHARE_SECONDS = 0.02  # scrapes this close in time share one render (see SharedRenders)
 MAX_HEAD_BYTES = 16384  # request line and headers; a GET to these endpoints needs a few hundred
 _TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
@@ -60,49 +60,6 @@ def route(path: str) -> str | None:
     return path if path in ENDPOINTS else None
 
 
-class _Shared:
-    """Renders of /metrics shared between scrapes close in time.
-
-    A render takes about a millisecond of the one interpreter lock (more on a loaded machine),
-    so 200 scrapers arriving together would queue behind 200 renders. A scrape gets the body of a
-    render that finished less than `max_age_seconds` before it arrived, or waits for the render
-    in progress, or starts one: /metrics is never older than that (default 20 ms, far below any
-    scrape interval and vLLM's 5-10 s stats interval), and a burst costs a few renders.
-    """
-
-    def __init__(self, render: Callable[[tuple[str, tuple[str, ...], bool]], bytes], max_age_seconds: float) -> None:
-        self._render = render
-        self._max_age = max_age_seconds
-        self._lock = threading.Lock()
-        self._running: dict[tuple[str, tuple[str, ...], bool], Future[bytes]] = {}
-        self._done: dict[tuple[str, tuple[str, ...], bool], tuple[float, bytes]] = {}
-
-    def get(self, key: tuple[str, tuple[str, ...], bool]) -> bytes:
-        arrived = time.monotonic()
-        with self._lock:
-            done = self._done.get(key)
-            if done is not None and arrived - done[0] < self._max_age:
-                return done[1]
-            future = self._running.get(key)
-            leader = future is None
-            if future is None:
-                future = self._running[key] = Future()
-        if leader:
-            try:
-                body = self._render(key)
-                future.set_result(body)
-                with self._lock:
-                    if len(self._done) > 64:  # many ?name[] selections: keep the memory flat
-                        self._done.clear()
-                    self._done[key] = (time.monotonic(), body)
-            except BaseException as exc:  # noqa: BLE001 - handed to every waiter, raised below
-                future.set_exception(exc)
-            finally:
-                with self._lock:
-                    del self._running[key]
-        return future.result()
-
-
 def make_app(
     registry: CollectorRegistry, healthy: Check, ready: Check, web: WebConfig | None = None, share_seconds: float = SHARE_SECONDS
 ) -> Callable[[Environ, StartResponse], list[bytes]]:
@@ -112,7 +69,7 @@ def make_app(
         output: bytes = encoder(registry.restricted_registry(names) if names else registry)
         return gzip.compress(output) if compress else output
 
-    shared = _Shared(render, share_seconds)
+    shared = SharedRenders(render, share_seconds)
 
     def metrics(environ: Environ, start_response: StartResponse) -> list[bytes]:
         # As prometheus_client's make_wsgi_app: text or OpenMetrics as the Accept header asks,
