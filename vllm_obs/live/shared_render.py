@@ -16,8 +16,9 @@ class SharedRenders:
     A render takes about a millisecond of the one interpreter lock (more on a loaded machine),
     so 200 scrapers arriving together would queue behind 200 renders. A scrape gets the body of a
     render that finished less than `max_age_seconds` before it arrived, or waits for the render
-    in progress, or starts one: /metrics is never older than that (default 20 ms, far below any
-    scrape interval and vLLM's 5-10 s stats interval), and a burst costs a few renders.
+    in progress, or starts one: a body is never older than that, or than one render, when
+    the request arrives (20 ms by default, far below any scrape interval and vLLM's 5-10 s
+    stats interval), and a burst costs a few renders.
     """
 
     def __init__(self, render: Callable[[Key], bytes], max_age_seconds: float) -> None:
