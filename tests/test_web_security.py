@@ -203,3 +203,38 @@ def test_the_image_healthcheck_speaks_https(secure_sidecar, tmp_path: Path) -> N
     env["VLLM_OBS_WEB_CONFIG_FILE"] = str(tmp_path / "web.yml")
     tls = subprocess.run([sys.executable, "-m", "vllm_obs.live.healthcheck"], env=env, capture_output=True, text=True, timeout=30)
     assert (tls.returncode, tls.stderr) == (0, "")
+
+
+def test_slow_tls_clients_hold_no_thread(tmp_path: Path, pki: Path) -> None:
+    """Connections that stop mid-handshake or mid-request over TLS are waited for by the one
+    acceptor thread: a real HTTPS scrape is answered meanwhile and no thread is added."""
+    import socket
+    import threading
+    import time
+
+    config = webconfig.load(write_config(tmp_path / "web.yml", {"tls_server_config": tls_config(pki)}))
+    before = threading.active_count()
+    server = MetricsServer("127.0.0.1", 0, CollectorRegistry(), healthy=lambda: (True, "ok"), web=config, timeout_seconds=2.0)
+    server.start()
+    clients: list[socket.socket] = []
+    try:
+        started_threads = threading.active_count()
+        for i in range(100):
+            raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            if i % 2:  # a complete handshake, then half a request
+                tls = client_context(pki).wrap_socket(raw, server_hostname="127.0.0.1")
+                tls.sendall(b"GET /healthz HTTP/1.1\r\n")
+                clients.append(tls)
+            else:  # silent before the handshake
+                clients.append(raw)
+        started = time.monotonic()
+        assert get(f"https://127.0.0.1:{server.port}/healthz", client_context(pki))[0] == 200
+        assert time.monotonic() - started < 1.0
+        assert threading.active_count() == started_threads
+        for client in clients:  # each closed by the server at its deadline
+            assert client.recv(100) == b""
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()
+    wait_for(lambda: threading.active_count() == before, 5, "the server's threads to end")
