@@ -7,6 +7,7 @@ annotated vertical markers on every panel, preemptions as bars per interval.
 from __future__ import annotations
 
 import io
+from typing import Any
 from datetime import datetime, timezone
 
 from vllm_obs.archive.charts import Chart, StartCharts
@@ -19,7 +20,7 @@ def chart_png(chart: Chart, start: StartCharts) -> bytes:
     import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
-    def when(seconds: float) -> datetime | float:
+    def when(seconds: float) -> Any:  # a datetime on a time axis, else the stats line's index
         return datetime.fromtimestamp(seconds, timezone.utc) if start.x_is_time else seconds
 
     fig, ax = plt.subplots(figsize=(9, 3.2))

@@ -163,7 +163,7 @@ class ModelSpec(BaseModel):
         # use_sliding_window is true (vLLM ignores it then too); Mistral v0.1 uses it on all layers.
         window = cfg.get("sliding_window")
         enabled = window is not None and cfg.get("use_sliding_window", True) is not False
-        if enabled:
+        if enabled and window is not None:
             layer_types = cfg.get("layer_types")
             if isinstance(layer_types, list) and len(layer_types) == layers:
                 swl = tuple(i for i, t in enumerate(layer_types) if "sliding" in str(t))
