@@ -118,7 +118,7 @@ def test_catalog_lists_models_and_gpus_with_sources() -> None:
     gpus = run("catalog", "gpus", "--format", "json")
     listed = {g["name"]: g for g in json.loads(gpus.stdout)}
     assert listed["H100-SXM"]["memory_bandwidth_gb_s"] > 3000 and listed["H100-SXM"]["source"]
-    from vllm_obs.theory.catalog import catalog_names
+    from vllm_obs.theory.model_catalog import catalog_names
     from vllm_obs.theory.gpus import gpu_names
 
     assert set(listed) == set(gpu_names())

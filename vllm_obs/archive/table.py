@@ -154,7 +154,7 @@ def theory_hints(summary: dict, model: str | None, model_config: str | None, gpu
     """What to add for theory when the summary has none."""
     if summary.get("theory") or not (summary.get("starts") or summary.get("model")):
         return []
-    from vllm_obs.theory.catalog import find_entry
+    from vllm_obs.theory.model_catalog import find_entry
     from vllm_obs.theory.gpus import guess_gpu_from_total
 
     hints = []

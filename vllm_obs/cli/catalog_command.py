@@ -28,7 +28,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def _models() -> list[dict]:
-    from vllm_obs.theory.catalog import load_catalog
+    from vllm_obs.theory.model_catalog import load_catalog
 
     return [
         {"repo": e.repos[0], "also": list(e.repos[1:]), "published_params": e.published_params,

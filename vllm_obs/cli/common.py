@@ -77,7 +77,7 @@ def add_theory_flags(parser: argparse.ArgumentParser) -> None:
 def check_theory_flags(args: argparse.Namespace) -> None:
     """Reject a misspelled --model/--model-config/--gpu before reading any input, with plan's
     "Did you mean" text: a typo must not just make the theory disappear."""
-    from vllm_obs.theory.catalog import UnknownModelError, resolve_model
+    from vllm_obs.theory.model_catalog import UnknownModelError, resolve_model
     from vllm_obs.theory.gpus import UnknownGpuError, find_gpu
     from vllm_obs.theory.models import ModelConfigError
 

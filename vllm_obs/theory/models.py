@@ -66,10 +66,6 @@ class ModelSpec(BaseModel):
         return self.num_layers - len(self.dense_layers) if self.is_moe else 0
 
     @property
-    def full_attention_layers(self) -> int:
-        return self.num_layers - len(self.sliding_window_layers)
-
-    @property
     def head_dim_naive(self) -> int:
         """hidden / heads: what many calculators assume (wrong for Qwen3-0.6B/4B/32B, Llama-3.2-1B...)."""
         return self.hidden_size // self.num_attention_heads
