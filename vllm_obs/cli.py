@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "vllm_obs.commands.run",
     "vllm_obs.commands.export",
     "vllm_obs.commands.report",
+    "vllm_obs.commands.fleet",
 )
 
 
