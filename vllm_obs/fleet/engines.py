@@ -86,7 +86,9 @@ def run_ray(sources: list[Source], options: TaskOptions, jobs: int, address: str
             if address:
                 ray.init(address=address, logging_level="ERROR", log_to_driver=False)
             else:
-                ray.init(num_cpus=jobs, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+                # A Ray for this run only: on the loopback interface, no dashboard.
+                ray.init(num_cpus=jobs, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                         _node_ip_address="127.0.0.1")
         except Exception as exc:  # ConnectionError, RuntimeError, ...: Ray's own message says why
             raise EngineError(f"cannot start or reach Ray ({address or 'local'}): {exc}") from None
         started_here = True

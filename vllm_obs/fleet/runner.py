@@ -54,7 +54,8 @@ def run_fleet(options: FleetOptions) -> dict[str, int]:
                 row = result["source"]
                 counts[row["status"]] += 1
                 for problem in row["problems"]:
-                    warn(f"{row['source']}: {problem}" + (" (source skipped)" if row["status"] == "failed" else ""))
+                    where = "" if row["source"] in problem else f"{row['source']}: "
+                    warn(where + problem + (" (source skipped)" if row["status"] == "failed" else ""))
                 writer.add(result)
                 page.add(result)
         finally:
