@@ -15,7 +15,7 @@ import pytest
 pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
 ray = pytest.importorskip("ray", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
 
-from fleet_tree import CRASHLOOP_RESTARTS, PODS, build_tree  # noqa: E402
+from fleet_tree import CRASHLOOP_RESTARTS, PODS, build_tree
 
 TABLES = ("starts", "stats", "errors", "sources")
 

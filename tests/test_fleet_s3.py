@@ -16,8 +16,8 @@ import pytest
 pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
 boto3 = pytest.importorskip("boto3", reason="the S3 test needs boto3 and moto[server]: pip install -e '.[fleet-test]'")
 
-from fleet_tree import PODS, build_tree  # noqa: E402
-from realparts import _stop_process, free_port, wait_for  # noqa: E402
+from fleet_tree import PODS, build_tree
+from realparts import _stop_process, free_port, wait_for
 
 TABLES = ("starts", "stats", "errors", "sources")
 BUCKET = "cluster-logs"
@@ -44,7 +44,7 @@ def s3_env(tmp_path_factory):
     if server is None:
         pytest.skip("moto_server not installed: pip install -e '.[fleet-test]'")
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

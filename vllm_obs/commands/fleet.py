@@ -51,10 +51,11 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        import pyarrow  # noqa: F401 - the fleet extra is installed
+
         from vllm_obs.fleet.engines import EngineError, default_jobs
         from vllm_obs.fleet.runner import FleetOptions, NothingToRead, run_fleet
         from vllm_obs.fleet.task import TaskOptions
-        import pyarrow  # noqa: F401
     except ImportError as exc:
         raise UsageError(f"needs the fleet extra (pip install 'vllm-obs[fleet]'): {exc}") from None
     from vllm_obs.timeline import TimezoneError, parse_timezone

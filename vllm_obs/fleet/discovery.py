@@ -80,7 +80,7 @@ def discover(args: list[str]) -> tuple[list[Source], list[str]]:
 def _list_files(arg: str) -> tuple[dict[str, tuple[str, int, float | None]], bool]:
     """{relative posix name: (location, size in bytes, mtime)} of the log files under arg."""
     if not is_url(arg) or arg.startswith("file://"):
-        path = arg[len("file://"):] if arg.startswith("file://") else arg
+        path = arg.removeprefix("file://")
         return _list_local(path), False
     try:
         import fsspec
@@ -123,11 +123,12 @@ def _mtime(info: dict[str, Any]) -> float | None:
 
 
 def _list_local(path: str) -> dict[str, tuple[str, int, float | None]]:
+    out: dict[str, tuple[str, int, float | None]] = {}
     if os.path.isfile(path):
-        return {os.path.basename(path): (path, os.path.getsize(path), None)}
+        out[os.path.basename(path)] = (path, os.path.getsize(path), None)
+        return out
     if not os.path.isdir(path):
         raise DiscoveryError(f"{path}: no such file or directory")
-    out = {}
     for root, _dirs, names in os.walk(path):
         for name in names:
             if not _LOG_NAME.search(name):

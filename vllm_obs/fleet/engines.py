@@ -7,6 +7,7 @@ whatever the engine or the number of workers, and the driver never holds more th
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -67,7 +68,7 @@ def run_local(sources: list[Source], options: TaskOptions, jobs: int, on_done: O
         def collect(future: Future, source: Source) -> Result:
             try:
                 return future.result()
-            except Exception as exc:  # the worker died (killed, out of memory): this source only
+            except Exception as exc:  # noqa: BLE001 - the worker died (killed, out of memory): this source only
                 return failed_result(source, f"worker failed: {type(exc).__name__}: {exc}")
 
         yield from _ordered(sources, submit, wait_any, collect, window=jobs * 4, on_done=on_done)
@@ -84,12 +85,12 @@ def run_ray(sources: list[Source], options: TaskOptions, jobs: int, address: str
     if not ray.is_initialized():
         try:
             if address:
-                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
             else:
                 # A Ray for this run only: on the loopback interface, no dashboard.
-                ray.init(num_cpus=jobs, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+                ray.init(num_cpus=jobs, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                          _node_ip_address="127.0.0.1")
-        except Exception as exc:  # ConnectionError, RuntimeError, ...: Ray's own message says why
+        except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ...: Ray's own message says why
             raise EngineError(f"cannot start or reach Ray ({address or 'local'}): {exc}") from None
         started_here = True
     try:
@@ -104,7 +105,7 @@ def run_ray(sources: list[Source], options: TaskOptions, jobs: int, address: str
         def collect(ref: Any, source: Source) -> Result:
             try:
                 return ray.get(ref)
-            except Exception as exc:  # RayTaskError, WorkerCrashedError: this source only
+            except Exception as exc:  # noqa: BLE001 - RayTaskError, WorkerCrashedError: this source only
                 return failed_result(source, f"ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}")
 
         yield from _ordered(sources, lambda s: task.remote(s, options_ref), wait_any, collect,

@@ -39,7 +39,9 @@ def run_fleet(options: FleetOptions) -> dict[str, int]:
         warn(problem)
     if not sources:
         raise NothingToRead("no log files found under " + " ".join(options.inputs))
-    from vllm_obs.fleet.tables import FleetWriter  # pyarrow: only when there is something to write
+    from vllm_obs.fleet.tables import (
+        FleetWriter,  # pyarrow: only when there is something to write
+    )
 
     writer = FleetWriter(options.outdir)
     page = FleetPage(f"vLLM fleet: {len(sources)} sources")
@@ -74,10 +76,16 @@ class _Progress:
         self.count = len(sources)
         self._progress: Any = None
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self._progress = Progress(TextColumn("[bold]sources"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[read]}"),
                                       TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True)

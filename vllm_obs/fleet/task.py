@@ -55,7 +55,7 @@ def analyze_source(source: Source, options: TaskOptions) -> dict[str, Any]:
                 paths = _download(source, tmp)
                 return _analyze(source, paths, options)
         return _analyze(source, list(source.members), options)
-    except Exception as exc:  # one bad source must not stop the fleet
+    except Exception as exc:  # noqa: BLE001 - one bad source must not stop the fleet
         return failed_result(source, f"{type(exc).__name__}: {exc}")
 
 
