@@ -142,7 +142,8 @@ def test_start_rows_equal_analyze_json(runs, tree, role):
         assert row["errors_total"] == len(start["errors"])
         for kind in ("preemption", "cuda_oom", "engine_fatal", "insufficient_kv_cache"):
             assert row[f"errors_{kind}"] == kinds[kind]
-        for peak in ("peak_running", "peak_waiting", "peak_gpu_kv_usage_pct"):
+        for peak in ("peak_running", "peak_waiting", "peak_gpu_kv_usage_pct", "enable_prefix_caching", "enforce_eager",
+                     "block_size", "max_num_seqs", "max_num_batched_tokens"):
             assert row[peak] == start["details"].get(peak)
         assert row["kv_saturated_minutes"] == _saturated_minutes(start["stats"])
         for name, compared in (start.get("theory") or {}).get("observed_vs_theory", {}).items():
@@ -204,3 +205,14 @@ def test_exit_codes(tmp_path, tree):
     assert proc.returncode == 2 and proc.stderr.strip() == "vllm-obs fleet: --jobs must be at least 1"
     proc = fleet(str(root), "-o", str(tmp_path / "d"), "--ray-address", "127.0.0.1:1")
     assert proc.returncode == 2 and "--ray-address needs --engine ray" in proc.stderr
+
+
+def test_every_column_is_documented():
+    from vllm_obs.fleet.tables import TABLES as SCHEMAS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "fleet.md").read_text()
+    for name, schema in SCHEMAS.items():
+        assert f"### {name}.parquet" in doc
+        for column in schema.names:
+            base = column.removesuffix("_theory").removesuffix("_ratio")
+            assert f"`{column}`" in doc or (base != column and f"`{base}`" in doc), (name, column)

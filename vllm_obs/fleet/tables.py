@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vllm_obs.fleet.task import ERROR_KINDS, LABELS, STATS_EXTRA_KEYS, THEORY_KEYS
+from vllm_obs.fleet.task import DETAIL_FLAGS, ERROR_KINDS, LABELS, STATS_EXTRA_KEYS, THEORY_KEYS
 from vllm_obs.summary import STATS_KEYS
 
 _TIME = pa.timestamp("ms", tz="UTC")
@@ -34,6 +34,7 @@ STARTS = pa.schema(
     _LABEL_FIELDS
     + [pa.field("start_index", pa.int64())]
     + [pa.field(k, t) for k, t in _CONTRACT_TYPES.items()]
+    + [pa.field(k, pa.bool_() if k in ("enable_prefix_caching", "enforce_eager") else pa.int64()) for k in DETAIL_FLAGS]
     + [pa.field("started_at", _TIME), pa.field("stopped_at", _TIME), pa.field("stop_reason", pa.string()),
        pa.field("stats_lines", pa.int64()), pa.field("errors_total", pa.int64())]
     + [pa.field(f"errors_{k}", pa.int64()) for k in ERROR_KINDS]
@@ -79,6 +80,8 @@ def _coerce(value: Any, kind: pa.DataType) -> Any:
         return None
     if pa.types.is_string(kind):
         return ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+    if pa.types.is_boolean(kind):
+        return value if isinstance(value, bool) else None
     if pa.types.is_integer(kind):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             return None

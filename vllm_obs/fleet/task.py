@@ -31,6 +31,7 @@ KV_SATURATION_PCT = 90.0
 ERROR_KINDS = ("preemption",) + tuple(FAILURE_KINDS)
 # observed_vs_theory entries given as <name>_theory and <name>_ratio (observed / theory).
 THEORY_KEYS = ("model_weights_gib", "kv_cache_memory_gib", "gpu_blocks", "kv_cache_tokens", "max_concurrency")
+DETAIL_FLAGS = ("enable_prefix_caching", "enforce_eager", "block_size", "max_num_seqs", "max_num_batched_tokens")
 LABELS = ("namespace", "pod", "pod_uid", "container", "container_id")
 STATS_EXTRA_KEYS = ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct")
 # Start keys turned into their own columns; anything else a start carries (keys added to the
@@ -117,6 +118,8 @@ def start_row(labels: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {**labels, "start_index": start["index"]}
     for key in CONTRACT_KEYS:
         row[key] = start.get(key)
+    for key in DETAIL_FLAGS:  # the flags that shape capacity, when the log printed them
+        row[key] = details.get(key)
     row["started_at"] = _time(start.get("started_at"))
     row["stopped_at"] = _time(start.get("stopped_at"))
     row["stop_reason"] = start.get("stop_reason")
