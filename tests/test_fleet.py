@@ -4,6 +4,7 @@ and a real local Ray cluster (2 CPUs) give the same Parquet files; rows equal `a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -216,3 +217,21 @@ def test_every_column_is_documented():
         for column in schema.names:
             base = column.removesuffix("_theory").removesuffix("_ratio")
             assert f"`{column}`" in doc or (base != column and f"`{base}`" in doc), (name, column)
+
+
+def test_reports_are_linked_from_the_fleet_page(tmp_path):
+    pytest.importorskip("matplotlib")
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    tree = tmp_path / "tree"
+    for name in ("v0.33/h100-llama31-8b.log", "v0.4/a100-llama3-8b-preemption.log"):
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes((samples / "constructed" / name).read_bytes())
+    proc = fleet(str(tree), "-o", str(tmp_path / "out"), "--reports", "--jobs", "2")
+    assert proc.returncode == 0, proc.stderr
+    page = (tmp_path / "out" / "fleet.html").read_text()
+    links = sorted(set(re.findall(r"href='(reports/[^']+)'", page)))
+    assert links == ["reports/v0.33_h100-llama31-8b.log.html", "reports/v0.4_a100-llama3-8b-preemption.log.html"]
+    for link, model in zip(links, ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Meta-Llama-3-8B-Instruct")):
+        report = (tmp_path / "out" / link).read_text()
+        assert report.startswith("<!doctype html>") or "<html" in report[:200]
+        assert model in report and "data:image/png;base64," in report

@@ -43,6 +43,8 @@ def register(subparsers) -> None:
                         help="worker processes (local), or CPUs of the Ray started for the run (default: the CPU count)")
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="an existing Ray cluster (host:port or 'auto'); default: start a local Ray for the run")
+    parser.add_argument("--reports", action="store_true",
+                        help="also write each source's single-source report (as vllm-obs report) to OUTDIR/reports/, linked from fleet.html (needs matplotlib)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     add_time_flags(parser)
     add_theory_flags(parser)
@@ -60,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"needs the fleet extra (pip install 'vllm-obs[fleet]'): {exc}") from None
     from vllm_obs.timeline import TimezoneError, parse_timezone
 
+    if args.reports:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--reports needs matplotlib: pip install 'vllm-obs[report]'") from None
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     if args.ray_address and args.engine != "ray":
@@ -71,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     options = FleetOptions(
         inputs=args.inputs, outdir=args.outdir, engine=args.engine, jobs=args.jobs or default_jobs(),
         ray_address=args.ray_address, progress=False if args.no_progress else None,
-        task=TaskOptions(year=args.year, timezone=args.timezone, model=args.model, model_config=args.model_config, gpu=args.gpu),
+        task=TaskOptions(year=args.year, timezone=args.timezone, model=args.model, model_config=args.model_config, gpu=args.gpu,
+                         reports=args.reports),
     )
     try:
         counts = run_fleet(options)

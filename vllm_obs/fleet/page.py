@@ -54,10 +54,10 @@ class FleetPage:
         self.sources: list[SourceFacts] = []
         self.models: dict[str, ModelFacts] = {}
 
-    def add(self, result: dict[str, Any]) -> None:
+    def add(self, result: dict[str, Any], report_link: str | None = None) -> None:
         row = result["source"]
         facts = SourceFacts(row["source"], {k: row.get(k) for k in ("namespace", "pod", "container", "container_id")},
-                            row["status"], row["problems"], starts=len(result["starts"]))
+                            row["status"], row["problems"], starts=len(result["starts"]), report_link=report_link)
         for start in result["starts"]:
             facts.kv_saturated_minutes += start["kv_saturated_minutes"] or 0.0
             peak = start.get("peak_gpu_kv_usage_pct")

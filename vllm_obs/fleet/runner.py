@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +60,28 @@ def run_fleet(options: FleetOptions) -> dict[str, int]:
                     where = "" if row["source"] in problem else f"{row['source']}: "
                     warn(where + problem + (" (source skipped)" if row["status"] == "failed" else ""))
                 writer.add(result)
-                page.add(result)
+                link = _write_report(options.outdir, row["source"], result.get("report_html"))
+                page.add(result, report_link=link)
         finally:
             writer.close()
     with open(os.path.join(options.outdir, "fleet.html"), "w", encoding="utf-8") as out:
         out.write(page.render())
     return counts
+
+
+def report_name(key: str) -> str:
+    """A file name for a source's report: its key with path separators and odd characters replaced."""
+    return "reports/" + re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_") + ".html"
+
+
+def _write_report(outdir: str, key: str, text: str | None) -> str | None:
+    if text is None:
+        return None
+    name = report_name(key)
+    os.makedirs(os.path.join(outdir, "reports"), exist_ok=True)
+    with open(os.path.join(outdir, name), "w", encoding="utf-8") as out:
+        out.write(text)
+    return name
 
 
 class _Progress:

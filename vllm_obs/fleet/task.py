@@ -46,6 +46,7 @@ class TaskOptions:
     model: str | None = None
     model_config: str | None = None
     gpu: str | None = None
+    reports: bool = False  # also the single-source HTML report (vllm-obs report) per source
 
 
 def analyze_source(source: Source, options: TaskOptions) -> dict[str, Any]:
@@ -99,7 +100,15 @@ def _analyze(source: Source, paths: list[str], options: TaskOptions) -> dict[str
             errors.append({**labels, "start_index": index, "time": _time(error.get("time")),
                            "kind": error.get("kind"), "message": error.get("message")})
     row = _source_row(source, status=status, problems=problems, lines=lines, engine_starts=len(starts))
-    return {"source": row, "starts": starts, "stats": stats, "errors": errors}
+    result = {"source": row, "starts": starts, "stats": stats, "errors": errors}
+    if options.reports and read_any:
+        # Rendered here, in the worker (plots are the slow part), and handed back as text:
+        # a Ray worker on another node cannot write into the driver's OUTDIR.
+        from vllm_obs.report import build_report, render_html
+
+        report = build_report(summary, list(source.names), model=options.model, model_config=options.model_config, gpu=options.gpu)
+        result["report_html"] = render_html(report)
+    return result
 
 
 def _source_row(source: Source, status: str, problems: list[str], lines: dict | None = None, engine_starts: int = 0) -> dict[str, Any]:
