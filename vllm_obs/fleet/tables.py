@@ -12,7 +12,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vllm_obs.fleet.task import DETAIL_FLAGS, ERROR_KINDS, LABELS, STATS_EXTRA_KEYS, THEORY_KEYS
+from vllm_obs.fleet.task import (
+    DETAIL_FLAGS,
+    ERROR_KINDS,
+    LABELS,
+    STATS_EXTRA_KEYS,
+    THEORY_KEYS,
+)
 from vllm_obs.summary import STATS_KEYS
 
 _TIME = pa.timestamp("ms", tz="UTC")
