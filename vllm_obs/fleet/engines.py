@@ -8,6 +8,7 @@ whatever the engine or the number of workers, and the driver never holds more th
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -57,7 +58,11 @@ def run_local(sources: list[Source], options: TaskOptions, jobs: int, on_done: O
                 on_done(source, result)
             yield result
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers fork from a server process that has imported the analysis once: not from this
+    # process, which runs the progress bar's thread (fork with threads can deadlock).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vllm_obs.fleet.task"])
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         def submit(source: Source) -> Future:
             return pool.submit(analyze_source, source, options)
 

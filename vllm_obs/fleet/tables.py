@@ -98,35 +98,48 @@ def _coerce(value: Any, kind: pa.DataType) -> Any:
 
 
 class TableWriter:
-    """Rows in, Parquet row groups out: at most `rows_per_group` rows are held."""
+    """Rows in, Parquet row groups out. Rows are gathered as Python values a few thousand at a
+    time, then packed into Arrow columns (compact) until `rows_per_group` make a row group.
+    Group boundaries depend only on the rows, so every engine writes the same file."""
 
-    def __init__(self, path: str, schema: pa.Schema, rows_per_group: int = 50_000) -> None:
+    def __init__(self, path: str, schema: pa.Schema, rows_per_group: int = 49_152, rows_per_chunk: int = 4096) -> None:
         self.schema = schema
         self.rows_per_group = rows_per_group
+        self.rows_per_chunk = rows_per_chunk
+        self._types = [(f.name, f.type) for f in schema]
         self._columns: dict[str, list] = {name: [] for name in schema.names}
-        self._types = {f.name: f.type for f in schema}
-        self._pending = 0
+        self._column_rows = 0
+        self._chunks: list[pa.Table] = []
+        self._chunk_rows = 0
         self.rows = 0
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        columns, types = self._columns, self._types
         for row in rows:
-            for name, values in columns.items():
-                values.append(_coerce(row.get(name), types[name]))
-        self._pending += len(rows)
-        self.rows += len(rows)
-        if self._pending >= self.rows_per_group:
-            self.flush()
+            for name, kind in self._types:
+                self._columns[name].append(_coerce(row.get(name), kind))
+            self._column_rows += 1
+            self.rows += 1
+            if self._column_rows == self.rows_per_chunk:
+                self._pack()
+                if self._chunk_rows >= self.rows_per_group:
+                    self._write()
 
-    def flush(self) -> None:
-        if self._pending:
-            self._writer.write_table(pa.Table.from_pydict(self._columns, schema=self.schema))
+    def _pack(self) -> None:
+        if self._column_rows:
+            self._chunks.append(pa.Table.from_pydict(self._columns, schema=self.schema))
+            self._chunk_rows += self._column_rows
             self._columns = {name: [] for name in self.schema.names}
-            self._pending = 0
+            self._column_rows = 0
+
+    def _write(self) -> None:
+        if self._chunk_rows:
+            self._writer.write_table(pa.concat_tables(self._chunks), row_group_size=self.rows_per_group)
+            self._chunks, self._chunk_rows = [], 0
 
     def close(self) -> None:
-        self.flush()
+        self._pack()
+        self._write()
         self._writer.close()
 
 
