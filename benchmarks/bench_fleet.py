@@ -10,7 +10,8 @@ directories (so the tree costs the disk of seven logs). Then, in the same run, `
 - `--engine local --jobs 1` (the baseline), `--engine local --jobs 2`;
 - `--engine ray --jobs 2` (a local Ray started for the run; its start-up is included).
 Prints seconds, sources/s, MB/s, the scaling ratio against --jobs 1 (target >= 1.7x on two
-cores) and the driver's peak RSS (the command's own process, not its workers); the driver is
+cores), the load average (the ratio means little when other work holds the cores; note that
+Ray runs its workers at nice 15, so they yield to any other load) and the driver's peak RSS (the command's own process, not its workers); the driver is
 run again on a fifth of the sources to show its memory stays flat (ratio ~1.0).
 """
 
@@ -83,7 +84,9 @@ def main() -> None:
         size = build_tree(root / "tree", args.sources, args.lines)
         print(f"tree: {args.sources} sources x {args.lines:,} lines, {size / 1e6:,.0f} MB "
               f"(built in {time.perf_counter() - t0:.0f} s)")
-        print(f"{'run':<22}{'seconds':>9}{'sources/s':>11}{'MB/s':>8}{'vs jobs 1':>11}{'driver RSS':>12}")
+        # Other users' processes on a shared machine skew the ratio: the 1-minute load average at
+        # the end of each run is printed beside it (2.0 = both cores busy).
+        print(f"{'run':<22}{'seconds':>9}{'sources/s':>11}{'MB/s':>8}{'vs jobs 1':>11}{'driver RSS':>12}{'load':>7}")
         results = {}
         configs = [("local --jobs 1", ["--jobs", "1"]), ("local --jobs 2", ["--jobs", "2"])]
         if not args.no_ray:
@@ -93,7 +96,7 @@ def main() -> None:
             results[name] = seconds
             ratio = results["local --jobs 1"] / seconds
             print(f"{name:<22}{seconds:>9.1f}{args.sources / seconds:>11.1f}{size / 1e6 / seconds:>8.1f}"
-                  f"{ratio:>10.2f}x{rss / 1024:>10.0f} MiB")
+                  f"{ratio:>10.2f}x{rss / 1024:>8.0f} MiB{os.getloadavg()[0]:>7.1f}")
         # Flat driver memory: the same with a fifth of the sources (the pool's driver only
         # writes; its RSS must not grow with the number of sources or stats lines).
         fifth = root / "fifth"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
-ray = pytest.importorskip("ray", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
+pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[test]'")
+ray = pytest.importorskip("ray", reason="the fleet tests need the fleet extra: pip install -e '.[test]'")
 
 from fleet_tree import CRASHLOOP_RESTARTS, PODS, build_tree
 
@@ -240,3 +240,48 @@ def test_reports_are_linked_from_the_fleet_page(tmp_path):
         report = (tmp_path / "out" / link).read_text()
         assert report.startswith("<!doctype html>") or "<html" in report[:200]
         assert model in report and "data:image/png;base64," in report
+
+
+def test_documented_duckdb_queries_run(runs, tree, monkeypatch):
+    """docs/fleet.md's queries on a real run (DuckDB is a documented consumer, not a dependency)."""
+    duckdb = pytest.importorskip("duckdb")
+    _root, keys = tree
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "fleet.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", doc, re.S)
+    assert len(queries) >= 6
+    monkeypatch.chdir(runs["jobs1"][1])
+    answers = {}
+    for query in queries:
+        answers[query.split("\n")[0]] = rows = duckdb.sql(query).fetchall()
+        assert rows, query
+    restarts = next(rows for head, rows in answers.items() if "restarts" in head)
+    crash = next(row for row in restarts if row[1] == "crashloop")
+    assert crash[2] == 3 and crash[3] == ["engine_fatal"] * 4
+    unreadable = next(rows for head, rows in answers.items() if "sources.parquet" in head)
+    assert {row[0] for row in unreadable} == {keys["broken"], keys["halfgz"]}
+
+
+def test_results_come_back_in_source_order_with_a_bounded_window():
+    """Tasks that finish newest first still come out in source order, and no more than the
+    window is ever held (submitted and not yet handed back)."""
+    from vllm_obs.fleet.discovery import Source
+    from vllm_obs.fleet.engines import _ordered
+
+    sources = [Source(key=f"s{i:02d}", root="r", members=(), names=(), size_bytes=0) for i in range(23)]
+    held, peak = set(), 0
+
+    def submit(source):
+        nonlocal peak
+        held.add(source.key)
+        peak = max(peak, len(held))
+        return source.key
+
+    def wait_any(handles):
+        return [max(handles)]  # the newest task finishes first
+
+    out = []
+    for result in _ordered(sources, submit, wait_any, lambda handle, source: {"key": handle}, window=5, on_done=None):
+        held.discard(result["key"])
+        out.append(result["key"])
+    assert out == [s.key for s in sources]
+    assert peak == 5

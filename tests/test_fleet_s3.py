@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[fleet-test]'")
-boto3 = pytest.importorskip("boto3", reason="the S3 test needs boto3 and moto[server]: pip install -e '.[fleet-test]'")
+pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fleet extra: pip install -e '.[test]'")
+boto3 = pytest.importorskip("boto3", reason="the S3 test needs boto3 and moto[server]: pip install -e '.[test]'")
 
 from fleet_tree import PODS, build_tree
 from realparts import _stop_process, free_port, wait_for
@@ -42,7 +42,7 @@ def tables(outdir: Path) -> dict[str, list[dict]]:
 def s3_env(tmp_path_factory):
     server = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or shutil.which("moto_server")
     if server is None:
-        pytest.skip("moto_server not installed: pip install -e '.[fleet-test]'")
+        pytest.skip("moto_server not installed: pip install -e '.[test]'")
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
