@@ -97,7 +97,8 @@ def test_unreadable_sources_are_reported_and_do_not_stop_the_others(runs, tree):
     assert half["status"] == "partial" and "truncated gzip" in half["problems"][0] and half["lines_matched"] > 0
     assert Counter(row["status"] for row in sources.values()) == Counter({"ok": PODS, "failed": 1, "partial": 1})
     page = (out / "fleet.html").read_text()
-    assert keys["broken"] in page.split("Sources with unreadable input")[1]
+    unreadable = page.split("Sources with unreadable input")[1]
+    assert f"<td title='{keys['broken']}'>research / broken / vllm</td>" in unreadable
 
 
 def _analyze_json(root: Path, members: list[str]) -> dict:
@@ -195,7 +196,7 @@ def test_fleet_page_ranks_by_kv_saturation(runs):
         minutes[row["source"]] += row["kv_saturated_minutes"]
     ranking = page.split("Sources by KV saturation")[1].split("</table>")[0]
     order = [key for key, _m in minutes.most_common(3)]
-    positions = [ranking.index(f"<td>{key}</td>") for key in order]
+    positions = [ranking.index(f"<td title='{key}'>") for key in order]
     assert positions == sorted(positions)
     assert "Observed capacity vs theory, per model" in page and "Qwen/Qwen3-8B" in page
 

@@ -16,7 +16,7 @@ from typing import Any
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
-th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;max-width:40em;overflow-wrap:anywhere}
 th{background:#f0f0f0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:10px;background:#c0392b;vertical-align:middle}
 .warn{color:#a04000} .small{color:#666;font-size:12px}
@@ -46,6 +46,15 @@ class ModelFacts:
     max_concurrency: list[float] = field(default_factory=list)
     peak_running: list[int] = field(default_factory=list)
     saturated_minutes: float = 0.0
+
+
+def display_name(s: SourceFacts) -> str:
+    """namespace / pod / container, or `docker <short id>`, or the source path."""
+    if s.labels.get("pod"):
+        return " / ".join(v for v in (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container")) if v)
+    if s.labels.get("container_id"):
+        return f"docker {s.labels['container_id'][:12]}"
+    return s.key
 
 
 class FleetPage:
@@ -94,16 +103,17 @@ class FleetPage:
                f"{restarts} restarts, {sum(s.kv_saturated_minutes for s in read):.1f} minutes with KV cache usage &ge; 90 %.</p>"]
         ranked = sorted(read, key=lambda s: (-s.kv_saturated_minutes, -s.starts, -sum(s.failures.values()), s.key))
         top = max((s.kv_saturated_minutes for s in ranked), default=0.0) or 1.0
-        out.append("<h2>Sources by KV saturation, restarts and failures</h2><table><tr><th>#</th><th>source</th>"
-                   "<th>namespace / pod / container</th><th>model</th><th>KV &ge; 90 % (min)</th><th>peak KV %</th>"
+        out.append("<h2>Sources by KV saturation, restarts and failures</h2><p class='small'>Kubernetes sources as "
+                   "namespace / pod / container, Docker ones by container id; hover for the source path.</p>"
+                   "<table><tr><th>#</th><th>source</th><th>model</th><th>KV &ge; 90 % (min)</th><th>peak KV %</th>"
                    "<th>starts</th><th>failures before a stop</th></tr>")
         for i, s in enumerate(ranked, 1):
-            where = " / ".join(e(v) for v in (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container")) if v) or e(s.labels.get("container_id") or "")
-            name = f"<a href='{e(s.report_link)}'>{e(s.key)}</a>" if s.report_link else e(s.key)
+            shown = e(display_name(s))
+            name = f"<a href='{e(s.report_link)}'>{shown}</a>" if s.report_link else shown
             bar = f"<span class='bar' style='width:{100 * s.kv_saturated_minutes / top:.0f}px'></span> " if s.kv_saturated_minutes else ""
             failures = ", ".join(f"{e(k)} &times;{n}" for k, n in sorted(s.failures.items()))
             peak = "" if s.peak_gpu_kv_usage_pct is None else f"{s.peak_gpu_kv_usage_pct:.1f}"
-            out.append(f"<tr><td class='n'>{i}</td><td>{name}</td><td>{where}</td><td>{e(', '.join(s.models))}</td>"
+            out.append(f"<tr><td class='n'>{i}</td><td title='{e(s.key)}'>{name}</td><td>{e(', '.join(s.models))}</td>"
                        f"<td class='n'>{bar}{s.kv_saturated_minutes:.1f}</td><td class='n'>{peak}</td>"
                        f"<td class='n'>{s.starts}</td><td>{failures}</td></tr>")
         out.append("</table>")
@@ -114,7 +124,10 @@ class FleetPage:
                    "<th>KV tokens ratio</th><th>concurrency ratio</th><th>weights ratio</th><th>KV &ge; 90 % (min)</th></tr>")
         for name, m in sorted(self.models.items()):
             def med(values: list) -> str:
-                return f"{statistics.median(values):,.3g}" if values else ""
+                if not values:
+                    return ""
+                value = statistics.median(values)
+                return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
             ratios = [med(m.ratios.get(k, [])) for k in ("kv_cache_memory_gib_ratio", "kv_cache_tokens_ratio", "max_concurrency_ratio", "model_weights_gib_ratio")]
             out.append(f"<tr><td>{e(name)}</td><td class='n'>{len(m.sources)}</td><td class='n'>{m.starts}</td>"
                        f"<td class='n'>{med(m.kv_cache_tokens)}</td><td class='n'>{med(m.max_concurrency)}</td>"
@@ -126,7 +139,7 @@ class FleetPage:
         if troubled:
             out.append("<h2>Sources with unreadable input</h2><table><tr><th>source</th><th>status</th><th>problem</th></tr>")
             for s in troubled:
-                out.append(f"<tr><td>{e(s.key)}</td><td class='warn'>{e(s.status)}</td><td>{'<br>'.join(e(p) for p in s.problems)}</td></tr>")
+                out.append(f"<tr><td title='{e(s.key)}'>{e(display_name(s))}</td><td class='warn'>{e(s.status)}</td><td>{'<br>'.join(e(p) for p in s.problems)}</td></tr>")
             out.append("</table>")
         out.append("<p class='small'>Details per start, per stats line and per error: starts.parquet, stats.parquet, "
                    "errors.parquet, sources.parquet beside this page (see docs/fleet.md for DuckDB queries).</p></body></html>")
