@@ -17,6 +17,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason="the fleet tests need the fle
 ray = pytest.importorskip("ray", reason="the fleet tests need the fleet extra: pip install -e '.[test]'")
 
 from fleet_tree import CRASHLOOP_RESTARTS, PODS, build_tree
+from realparts import free_port
 
 TABLES = ("starts", "stats", "errors", "sources")
 
@@ -212,6 +213,9 @@ def test_exit_codes(tmp_path, tree):
     assert proc.returncode == 2 and proc.stderr.strip() == "vllm-obs fleet: --jobs must be at least 1"
     proc = fleet(str(root), "-o", str(tmp_path / "d"), "--ray-address", "127.0.0.1:1")
     assert proc.returncode == 2 and "--ray-address needs --engine ray" in proc.stderr
+    closed = free_port()  # nothing listens there: one line in seconds, not Ray's minutes of retries
+    proc = fleet(str(root), "-o", str(tmp_path / "e"), "--engine", "ray", "--ray-address", f"127.0.0.1:{closed}")
+    assert proc.returncode == 2 and proc.stderr.strip() == f"vllm-obs fleet: cannot reach Ray at 127.0.0.1:{closed} (Connection refused)"
 
 
 def test_every_column_is_documented():

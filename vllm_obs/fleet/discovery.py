@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vllm_obs.inputs import _LOG_NAME, order_rotated, rotation_key
@@ -63,7 +63,7 @@ def discover(args: list[str]) -> tuple[list[Source], list[str]]:
         root_name = posixpath.basename(arg.rstrip("/")) or arg
         for source in _group(arg, files, remote):
             if prefix_roots:  # several roots: keep keys unique, still the same for a copy of the tree
-                source = Source(**{**source.__dict__, "key": f"{root_name}/{source.key}"})
+                source = replace(source, key=f"{root_name}/{source.key}")
             sources.append(source)
     sources.sort(key=lambda s: s.key)
     seen: set[str] = set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
@@ -79,6 +80,20 @@ def run_local(sources: list[Source], options: TaskOptions, jobs: int, on_done: O
         yield from _ordered(sources, submit, wait_any, collect, window=jobs * 4, on_done=on_done)
 
 
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, with one line, when nothing listens at host:port (ray.init would retry
+    for minutes, logging every few seconds)."""
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise EngineError(f"--ray-address {address}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise EngineError(f"cannot reach Ray at {address} ({exc.strerror or exc})") from None
+
+
 def run_ray(sources: list[Source], options: TaskOptions, jobs: int, address: str | None,
             on_done: OnDone | None = None) -> Iterator[Result]:
     """On the cluster at `address`, or on a local Ray started for the run with `jobs` CPUs."""
@@ -88,6 +103,8 @@ def run_ray(sources: list[Source], options: TaskOptions, jobs: int, address: str
         raise EngineError("--engine ray needs Ray (pip install 'vllm-obs[fleet]')") from None
     started_here = False
     if not ray.is_initialized():
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)

@@ -52,8 +52,9 @@ def display_name(s: SourceFacts) -> str:
     """namespace / pod / container, or `docker <short id>`, or the source path."""
     if s.labels.get("pod"):
         return " / ".join(v for v in (s.labels.get("namespace"), s.labels.get("pod"), s.labels.get("container")) if v)
-    if s.labels.get("container_id"):
-        return f"docker {s.labels['container_id'][:12]}"
+    container_id = s.labels.get("container_id")
+    if container_id:
+        return f"docker {container_id[:12]}"
     return s.key
 
 
