@@ -17,9 +17,9 @@ from vllm_obs.fleet.task import (
     ERROR_KINDS,
     LABELS,
     STATS_EXTRA_KEYS,
+    STATS_KEYS,
     THEORY_KEYS,
 )
-from vllm_obs.summary import STATS_KEYS
 
 _TIME = pa.timestamp("ms", tz="UTC")
 _LABEL_FIELDS = [pa.field("source", pa.string(), nullable=False)] + [pa.field(k, pa.string()) for k in LABELS]
