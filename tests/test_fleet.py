@@ -45,7 +45,9 @@ def runs(tree, tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess,
     results = {}
     for name, extra in (("jobs1", ["--jobs", "1"]), ("jobs2", ["--jobs", "2"])):
         results[name] = (fleet(str(root), "-o", str(out / name), *extra), out / name)
-    context = ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", _node_ip_address="127.0.0.1")
+    # Ray's session files under the test's temporary directory, not /tmp/ray.
+    context = ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", _node_ip_address="127.0.0.1",
+                       _temp_dir=str(tmp_path_factory.mktemp("ray")))
     try:
         address = context.address_info["gcs_address"]
         results["ray"] = (fleet(str(root), "-o", str(out / "ray"), "--engine", "ray", "--ray-address", address), out / "ray")
