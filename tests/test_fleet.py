@@ -218,6 +218,7 @@ def test_exit_codes(tmp_path, tree):
     closed = free_port()  # nothing listens there: one line in seconds, not Ray's minutes of retries
     proc = fleet(str(root), "-o", str(tmp_path / "e"), "--engine", "ray", "--ray-address", f"127.0.0.1:{closed}")
     assert proc.returncode == 2 and proc.stderr.strip() == f"vllm-obs fleet: cannot reach Ray at 127.0.0.1:{closed} (Connection refused)"
+    assert not (tmp_path / "e").exists()  # the engine failed before any output was created
 
 
 def test_every_column_is_documented():

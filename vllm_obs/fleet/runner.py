@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sys
@@ -40,11 +41,9 @@ def run_fleet(options: FleetOptions) -> dict[str, int]:
         warn(problem)
     if not sources:
         raise NothingToRead("no log files found under " + " ".join(options.inputs))
-    from vllm_obs.fleet.tables import (
-        FleetWriter,  # pyarrow: only when there is something to write
-    )
+    # pyarrow is imported only when there is something to write.
+    from vllm_obs.fleet.tables import FleetWriter
 
-    writer = FleetWriter(options.outdir)
     page = FleetPage(f"vLLM fleet: {len(sources)} sources")
     counts = {"ok": 0, "partial": 0, "failed": 0}
     with _Progress(sources, options.progress) as progress:
@@ -52,8 +51,12 @@ def run_fleet(options: FleetOptions) -> dict[str, int]:
             results = run_ray(sources, options.task, options.jobs, options.ray_address, on_done=progress.done)
         else:
             results = run_local(sources, options.task, options.jobs, on_done=progress.done)
+        # The engine starts (or fails to: EngineError) with the first result, before any file
+        # of OUTDIR is created.
+        first = next(results)
+        writer = FleetWriter(options.outdir)
         try:
-            for result in results:
+            for result in itertools.chain([first], results):
                 row = result["source"]
                 counts[row["status"]] += 1
                 for problem in row["problems"]:
