@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "vllm_obs.cli.run_command",
     "vllm_obs.cli.export_command",
     "vllm_obs.cli.report_command",
+    "vllm_obs.cli.fleet_command",
 )
 
 
