@@ -86,7 +86,9 @@ def test_the_compose_stack_comes_up_and_prometheus_scrapes_the_sidecar(tmp_path:
         wait_for(lambda: prometheus_query(prometheus, 'up{job="vllm-obs"} == 1'), 60, "Prometheus to scrape the sidecar (vllm-obs:9400)")
         (capacity,) = wait_for(lambda: prometheus_query(prometheus, "vllm_obs_kv_cache_capacity_tokens"), 60, "the log's KV capacity in Prometheus")
         assert float(capacity["value"][1]) == 395712
-        assert capacity["metric"]["source"] == "vllmobs_vllm_1"  # followed by label app=vllm, through the proxy
+        # Followed by label app=vllm, through the proxy; named by its container_name (the name the
+        # relabelled vLLM scrape job uses too).
+        assert capacity["metric"]["source"] == "vllm"
         with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=5) as response:
             groups = {g["name"] for g in json.load(response)["data"]["groups"]}
         assert groups == {g["name"] for g in yaml.safe_load((COMPOSE_DIR.parent / "prometheus" / "alerts.yml").read_text())["groups"]}
