@@ -86,28 +86,49 @@ def finite_float(text: str) -> float:
     return value
 
 
-# "Part label" -> (Stats field, converter). Labels are matched after the optional device word.
-_STATS_PARTS: dict[str, tuple[str, Callable[[str], float | int]]] = {
-    "Avg prompt throughput": ("prompt_tps", finite_float),
-    "Avg generation throughput": ("generation_tps", finite_float),
-    "Running": ("running", int),
-    "Waiting": ("waiting", int),
-    "Pending": ("waiting", int),  # V0's name for waiting
-    "Swapped": ("swapped", int),
-    "Deferred": ("deferred", int),
-    "Preemptions": ("preemptions", int),
-    "Corrupted": ("corrupted", int),
-    "Prefix cache hit rate": ("prefix_cache_hit_pct", finite_float),
-    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", finite_float),
-    "MM cache hit rate": ("mm_cache_hit_pct", finite_float),
+# "Part label" -> (Stats field, is_int). Labels are matched after the optional device word.
+_STATS_PARTS: dict[str, tuple[str, bool]] = {
+    "Avg prompt throughput": ("prompt_tps", False),
+    "Avg generation throughput": ("generation_tps", False),
+    "Running": ("running", True),
+    "Waiting": ("waiting", True),
+    "Pending": ("waiting", True),  # V0's name for waiting
+    "Swapped": ("swapped", True),
+    "Deferred": ("deferred", True),
+    "Preemptions": ("preemptions", True),
+    "Corrupted": ("corrupted", True),
+    "Prefix cache hit rate": ("prefix_cache_hit_pct", False),
+    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", False),
+    "MM cache hit rate": ("mm_cache_hit_pct", False),
 }
 _STATS_HEAD = re.compile(r"(?:Engine (?P<engine>\d{1,6}): |(?P<aggregated>\d{1,6}) Engines Aggregated: )")
-_KV_FETCH = re.compile(r"KV fetch: (\d+) waiting to start, (\d+) in progress, (\d+) completed waiting")
+_KV_FETCH = re.compile(r"KV fetch: (\d{1,12}) waiting to start, (\d{1,12}) in progress, (\d{1,12}) completed waiting")
 _FIRST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # used by the spec-decode line
+# Every stats figure vLLM prints is a non-negative count or a %.1f rate: a sign, an exponent or
+# "nan" is not one of its values (and a counter must never go down), so such a part is unknown.
+# Bounds on what an unknown part may cost: its label is kept up to this length, and at most this
+# many unknown parts are kept per line (they are counted in the summary's details).
+_MAX_UNKNOWN_LABEL_CHARS = 80
+_MAX_UNKNOWN_PARTS = 32
+
+
+def _unglue_waiting(parts: list[str]) -> list[str]:
+    """Split "Waiting: N reqs <next part>" into its parts: one split per part, so linear."""
+    out: list[str] = []
+    for part in parts:
+        if part.startswith("Waiting: ") and " reqs " in part:
+            out.extend(piece for piece in part.split(" reqs ") if piece)
+        else:
+            out.append(part)
+    return out
 
 
 def parse_stats(message: str) -> Stats | None:
-    """Parse the stats line part by part: known parts by name, unknown parts counted."""
+    """Parse the stats line part by part: known parts by name, unknown parts counted.
+
+    Linear in the line's length whatever the parts repeat: each part is split off once and
+    nothing re-copies the rest of the line (issue 11: a repeated glued part was quadratic).
+    """
     head = _STATS_HEAD.match(message) if message[:1] in "E0123456789" else None
     body = message[head.end():] if head else message
     if not (body.startswith("Avg prompt throughput") or body.startswith("Running: ")):
@@ -122,39 +143,40 @@ def parse_stats(message: str) -> Stats | None:
                 int(g) for g in kv_fetch.groups()
             )
             body = body[: kv_fetch.start()] + body[kv_fetch.end():]
+
     parts = body.split(", ")
+    if " reqs " in body:
+        # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
+        parts = _unglue_waiting(parts)
     v0_format = False
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        i += 1
+    for part in parts:
         label, sep, rest = part.partition(": ")
         if not sep:
-            if part:
-                unknown.append(part)
+            if part and len(unknown) < _MAX_UNKNOWN_PARTS:
+                unknown.append(part[:_MAX_UNKNOWN_LABEL_CHARS])
             continue
-        if label == "Waiting" and " reqs " in rest:
-            # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
-            rest, _, glued = rest.partition(" reqs ")
-            parts.insert(i, glued)
-        number = rest.split(" ", 1)[0].rstrip("%")
+        space = rest.find(" ")
+        number = rest if space < 0 else rest[:space]
+        if number.endswith("%"):
+            number = number[:-1]
         known = _STATS_PARTS.get(label)
-        try:
-            if known is not None:
-                name, convert = known
-                values[name] = convert(number)
+        if known is not None:
+            name, is_int = known
+            # (isdigit alone would take "²" and a 5,000-digit int() raises: ASCII, bounded.)
+            if (number.isdigit() if is_int else number.replace(".", "", 1).isdigit()) and len(number) <= 24 and number.isascii():
+                values[name] = int(number) if is_int else float(number)
                 if label == "Swapped" or label == "Pending":
                     v0_format = True
-            elif label.endswith(" KV cache usage"):
-                # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
-                if label == "CPU KV cache usage" and "gpu_kv_usage_pct" in values:
-                    values["cpu_kv_usage_pct"] = finite_float(number)
-                else:
-                    values["gpu_kv_usage_pct"] = finite_float(number)
+                continue
+        elif label.endswith(" KV cache usage") and number.replace(".", "", 1).isdigit() and len(number) <= 24 and number.isascii():
+            # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
+            if label == "CPU KV cache usage" and "gpu_kv_usage_pct" in values:
+                values["cpu_kv_usage_pct"] = float(number)
             else:
-                unknown.append(label)
-        except ValueError:
-            unknown.append(label)
+                values["gpu_kv_usage_pct"] = float(number)
+            continue
+        if len(unknown) < _MAX_UNKNOWN_PARTS:
+            unknown.append(label[:_MAX_UNKNOWN_LABEL_CHARS])
     if "prompt_tps" not in values and "running" not in values:
         return None
     if head is not None:
@@ -489,7 +511,7 @@ MODEL_WEIGHTS = _regex_pattern(
 )
 
 
-_PROFILE_ONE_LINE = re.compile(r"(?P<k>[a-z_]{1,40})=(?P<v>-?\d{1,9}(?:\.\d{1,9})?)(?:GiB|Gib)?")
+_PROFILE_ONE_LINE = re.compile(r"(?<![a-z_])(?P<k>[a-z_]{1,40})=(?P<v>-?\d{1,9}(?:\.\d{1,9})?)(?:GiB|Gib)?")
 _PROFILE_KEYS_ONE_LINE = {
     "total_gpu_memory": "total_gpu_memory_gib",
     "peak_torch_memory": "peak_torch_memory_gib",
