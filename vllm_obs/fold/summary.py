@@ -21,8 +21,10 @@ from typing import Any
 
 from vllm_obs.fold.starts import StartDetector, is_rank_zero
 from vllm_obs.ingest.timestamps import iso
+from vllm_obs.parse.parser import file_engine_hint
 from vllm_obs.parse.records import (
     CudaGraph,
+    CudaGraphMemory,
     DeviceMemoryReport,
     EngineConfig,
     EngineInit,
@@ -38,6 +40,7 @@ from vllm_obs.parse.records import (
     Preemption,
     PrefixCacheHit,
     Record,
+    Shutdown,
     ServerArgs,
     SpecDecode,
     Stats,
@@ -100,9 +103,13 @@ _CONFIG_KEYS = (
 
 # A stats row: the contract's keys, the engine index, the parts the contract has no key for,
 # then the time.
-_EXTRA_KEYS = ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct")
+_EXTRA_KEYS = (
+    "preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct",
+    "engines_aggregated", "corrupted", "kv_fetch_waiting", "kv_fetch_in_progress", "kv_fetch_completed",
+)
 _RECORD_ROW_FIELDS = STATS_KEYS + ("engine_index",) + _EXTRA_KEYS
 _ENGINE = len(STATS_KEYS)
+_AGGREGATED = _RECORD_ROW_FIELDS.index("engines_aggregated")
 _HIT = STATS_KEYS.index("prefix_cache_hit_pct")
 _PEAKS = tuple(
     (f"peak_{name}", STATS_KEYS.index(key))
@@ -117,6 +124,9 @@ _PEAKS = tuple(
 
 # Source priorities (lower wins).
 CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
+# "Auto-fit max_model_len: reduced from A to B": what the start serves, over the config line's A.
+AUTO_FIT = -1
+_FAILURE_KINDS = frozenset({"engine_fatal", "engine_startup_failed", "worker_died", "cuda_oom", "insufficient_kv_cache", "no_kv_cache_memory"})
 
 
 
@@ -224,6 +234,9 @@ class Summarizer:
         handler = _HANDLERS.get(type(record))
         if handler is not None:
             handler(self, context, record)
+        hint = file_engine_hint(context, record)  # the printing file: a V1-only file, V0's worker.py
+        if hint is not None:
+            start.set("engine", hint, INDIRECT + 1, context)
         return new_start
 
     # -- one method per record kind -----------------------------------------------------------
@@ -265,6 +278,8 @@ class Summarizer:
     def _model_info(self, context: LineContext, record: ModelInfo) -> None:
         start = self.current
         start.set("max_model_len", record.max_model_len, DIRECT, context)
+        if record.auto_fit_max_model_len is not None:
+            self._auto_fit(context, record)
         start.detail("architecture", record.architecture)
         start.detail("max_num_batched_tokens", record.max_num_batched_tokens)
 
@@ -288,6 +303,8 @@ class Summarizer:
         start.detail("requested_memory_gib", record.requested_memory_gib)
         start.detail("peak_torch_memory_gib", record.peak_torch_memory_gib)
         start.detail("memory_profile_seconds", record.profile_seconds)
+        start.detail("initial_free_memory_gib", record.initial_free_memory_gib)
+        start.detail("non_kv_cache_memory_gib", record.non_kv_cache_memory_gib)
         self._engine_hint(context, record.engine)
 
     def _device_report(self, context: LineContext, record: DeviceMemoryReport) -> None:
@@ -299,6 +316,9 @@ class Summarizer:
         start = self.current
         start.set("gpu_blocks", record.gpu_blocks, DIRECT, context)
         start.set("cpu_blocks", record.cpu_blocks, DIRECT, context)
+        if record.overridden_gpu_blocks is not None:  # printed by both engines
+            start.detail("gpu_blocks_before_override", record.overridden_gpu_blocks)
+            return
         # "# GPU blocks: N" alone is V1 (0.6.4-0.7.3); with "# CPU blocks" or a CUDA/cuda/TPU
         # device word it is V0's executor.
         self._engine_hint(context, "v1" if record.cpu_blocks is None and record.device == "GPU" else "v0")
@@ -308,6 +328,7 @@ class Summarizer:
         start.set("kv_cache_tokens", record.kv_cache_tokens, DIRECT, context)
         start.set("max_concurrency", record.max_concurrency, DIRECT, context)
         start.set("max_concurrency_tokens_per_request", record.tokens_per_request, DIRECT, context)
+        start.detail("kv_cache_tokens_include_host", record.host_offload)
         self._engine_hint(context, "v1")
 
     def _concurrency(self, context: LineContext, record: MaxConcurrency) -> None:
@@ -364,8 +385,46 @@ class Summarizer:
             start.v0_cumulative_preemptions = max(start.v0_cumulative_preemptions or 0, record.cumulative_total)
         self._engine_hint(context, "v0")
 
+    # -- new record kinds (parsing branch; small, separate handlers for the lead's new fold) ------
+
+    def _auto_fit(self, context: LineContext, record: ModelInfo) -> None:
+        start = self.current
+        start.set("max_model_len", record.auto_fit_max_model_len, AUTO_FIT, context)
+        start.detail("max_model_len_auto_fit_from", record.auto_fit_from_max_model_len)
+        start.detail("max_model_len_auto_fit_kv_cache_memory_gib", record.auto_fit_kv_cache_memory_gib)
+
+    def _cuda_graph_memory(self, context: LineContext, record: CudaGraphMemory) -> None:
+        start = self.current
+        start.detail("cuda_graph_pool_actual_gib", record.actual_gib)
+        start.detail("cuda_graph_pool_estimated_gib", record.estimated_gib)
+        start.detail("gpu_memory_utilization_without_graph_profiling", record.equivalent_utilization_without_profiling)
+        start.detail("gpu_memory_utilization_suggested_with_graph_profiling", record.suggested_utilization)
+        start.set("gpu_memory_utilization", record.gpu_memory_utilization, INDIRECT, context)
+        self._engine_hint(context, "v1")
+
+    def _shutdown(self, context: LineContext, record: Shutdown) -> None:
+        start = self.current
+        start.detail("stopped_at", self._time(context))
+        if any(e["kind"] in _FAILURE_KINDS for e in start.errors):
+            start.details["stop_reason"] = "after failure"  # the server going down after a crash
+        elif record.signal is not None or "stop_reason" not in start.details:
+            start.details["stop_reason"] = record.reason  # a named signal says more than the first step
+
+    def _error_during_stop(self, record: ErrorEvent) -> bool:
+        """True (and counted) for the engine_fatal traceback a clean stop prints after its
+        shutdown lines ("AsyncLLM output_handler failed", "EngineDeadError")."""
+        start = self.current
+        if start.details.get("stop_reason", "after failure") == "after failure":
+            return False
+        if record.error_kind != "engine_fatal" or "unexpectedly" in record.message:
+            return False
+        start.details["errors_during_stop"] = start.details.get("errors_during_stop", 0) + 1
+        return True
+
     def _error(self, context: LineContext, record: ErrorEvent) -> None:
         start = self.current
+        if self._error_during_stop(record):
+            return
         start.add_error(record.error_kind, record.message, self._time(context))
         start.set("max_model_len", record.max_model_len, ERROR_TEXT, context)
         start.set("kv_cache_memory_gib", record.kv_cache_memory_gib, ERROR_TEXT, context)
@@ -511,6 +570,8 @@ def _contract_entry(row: tuple) -> dict:
     entry = {key: row[i] for i, key in enumerate(STATS_KEYS) if row[i] is not None}
     if row[_ENGINE] is not None:
         entry["engine"] = row[_ENGINE]
+    elif row[_AGGREGATED] is not None:  # "N Engines Aggregated:": all engines, not engine 0
+        entry["engines_aggregated"] = row[_AGGREGATED]
     return entry
 
 
@@ -560,4 +621,6 @@ _HANDLERS = {
     Preemption: Summarizer._preemption,
     ErrorEvent: Summarizer._error,
     HttpAccess: Summarizer._http,
+    CudaGraphMemory: Summarizer._cuda_graph_memory,
+    Shutdown: Summarizer._shutdown,
 }

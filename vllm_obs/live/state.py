@@ -130,8 +130,11 @@ class SourceState:
 
 
 def _engine_of(context: LineContext, record: Record) -> str:
-    if type(record) is Stats and record.engine_index is not None:
-        return str(record.engine_index)
+    if type(record) is Stats:
+        if record.engine_index is not None:
+            return str(record.engine_index)
+        if record.engines_aggregated is not None:
+            return "aggregated"  # "N Engines Aggregated:": every engine's sum, never engine 0's
     return str(context.dp_rank or 0)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from vllm_obs.parse.envelope import Prefix, parse_json_line, split_prefix, unwrap_outer
 from vllm_obs.parse.patterns import match_message, parse_access, parse_engine_config, parse_shutdown, parse_stats
-from vllm_obs.parse.records import EngineConfig, HttpAccess, LineContext, Record
+from vllm_obs.parse.records import EngineConfig, HttpAccess, LineContext, MemoryProfile, Record
 
 # A line longer than this is parsed on its first MAX_LINE_CHARS only: every message vLLM prints
 # that we read is far shorter, and a runaway line (binary junk, a giant traceback) must not
@@ -249,29 +249,26 @@ def _match(prefix: Prefix) -> Record | None:
     return match_message(message)
 
 
-# Files that print in one engine only (from each release's source): the fold's engine hint when
-# a log never names its engine. Keyed on the file name vLLM prints, never on its line number.
-_V1_ONLY_FILES = frozenset({"gpu_model_runner.py", "kv_cache_utils.py", "kv_cache_planning.py", "core_client.py", "gpu_worker.py", "async_llm.py", "loggers.py"})
-_V0_ONLY_FILES = frozenset({"llm_engine.py", "async_llm_engine.py", "worker.py", "model_runner.py", "executor_base.py", "gpu_executor.py", "metrics.py", "scheduler.py"})
+# Files that print in one engine only (checked in the 0.4.3-0.33.0 wheels: no file of these names
+# exists outside vllm/v1/): the fold's engine hint when a log never names its engine. Keyed on
+# the file name vLLM prints, never on its line number.
+_V1_ONLY_FILES = frozenset(
+    {"gpu_model_runner.py", "kv_cache_utils.py", "kv_cache_planning.py", "core_client.py", "core.py", "gpu_worker.py", "async_llm.py", "loggers.py"}
+)
 
 
 def file_engine_hint(context: LineContext, record: Record) -> str | None:
-    """"v1"/"v0" when the file that printed the record is printed by one engine only, else None.
+    """"v1"/"v0" when the file that printed the record says which engine did, else None.
 
-    core.py is V1's engine core (v1/engine/core.py) except in <= 0.6.3, where no V1 existed and
-    no core.py logged; model_runner.py is V0's until 0.26 (V2 model runner, "Using V2 Model
-    Runner" in V1), so it counts only for V0-only records (the weights line of <= 0.7.3);
-    metrics.py and scheduler.py are V0 only for the V0 stats and preemption forms.
+    llm_engine.py, async_llm_engine.py and model_runner.py exist in both eras (V1 keeps shims of
+    the V0 names from 0.11; model_runner.py is also V1's V2 runner from 0.26), so they say nothing
+    alone; worker.py's memory profile is V0's (V1 profiles in gpu_worker.py).
     """
     file = context.file
     if not file:
         return None
-    if file in _V1_ONLY_FILES or file == "core.py":
+    if file in _V1_ONLY_FILES:
         return "v1"
-    if file in ("llm_engine.py", "async_llm_engine.py", "executor_base.py", "gpu_executor.py"):
-        return "v0"
-    if file == "worker.py" and type(record).__name__ == "MemoryProfile":
-        return "v0"
-    if type(record).__name__ == "Stats" and getattr(record, "engine_format", None) == "v0":
+    if file == "worker.py" and type(record) is MemoryProfile:
         return "v0"
     return None
