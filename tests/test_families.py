@@ -167,3 +167,10 @@ def test_a_traceback_after_a_clean_stop_is_not_an_error_and_a_crash_is(tmp_path:
     assert [e["kind"] for e in crash["errors"]] == ["engine_fatal"]
     died = _analyze(tmp_path, stop + ["(APIServer pid=711) ERROR 12-01 08:26:57 [core_client.py:840] [shutdown] MPClient: engine core exited unexpectedly; starting cleanup"])
     assert [e["kind"] for e in died["errors"]] == ["engine_fatal"]
+
+
+def test_a_version_from_0_11_means_v1(tmp_path: Path) -> None:
+    summary = _analyze(tmp_path, ["(APIServer pid=1) INFO 06-03 02:01:19 [api_utils.py:1] vLLM server version 0.20.0, serving model Qwen/Qwen3-8B"])
+    assert summary["engine"] == "v1"
+    old = _analyze(tmp_path, ["INFO 06-03 02:01:19 api_server.py:528] vLLM API server version 0.6.3"])
+    assert "engine" not in old

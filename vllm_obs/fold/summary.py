@@ -130,6 +130,15 @@ _FAILURE_KINDS = frozenset({"engine_fatal", "engine_startup_failed", "worker_die
 
 
 
+def _v1_only_version(version: str | None) -> bool:
+    """vLLM 0.11.0 removed V0: every later release runs V1."""
+    parts = (version or "").split(".")
+    try:
+        return len(parts) >= 2 and (int(parts[0]), int(parts[1].split("+")[0].split("r")[0])) >= (0, 11)
+    except ValueError:
+        return False
+
+
 def _rank_priority(context: LineContext) -> int:
     """0 for rank 0 / the driver process, 1 for other ranks (their copies of the same line)."""
     return 0 if is_rank_zero(context) else 1
@@ -245,6 +254,8 @@ class Summarizer:
         start = self.current
         start.set("vllm_version", record.vllm_version, DIRECT, context)
         start.set("model", record.model, INDIRECT, context)
+        if _v1_only_version(record.vllm_version):
+            start.set("engine", "v1", INDIRECT + 1, context)
 
     def _server_args(self, context: LineContext, record: ServerArgs) -> None:
         start = self.current
