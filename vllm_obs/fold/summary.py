@@ -263,6 +263,8 @@ class Summarizer:
             value = getattr(record, key)
             if key == "dtype" and value == "auto":
                 continue  # "auto" says nothing about the dtype the engine picked
+            if key == "max_model_len" and value == -1:
+                continue  # --max-model-len -1: auto-fit, the served length comes later
             if isinstance(value, tuple):
                 value = list(value)
             start.set(key, value, SERVER_ARGS, context)

@@ -511,12 +511,13 @@ MODEL_INFO = _regex_pattern(
 
 MODEL_WEIGHTS = _regex_pattern(
     "model_weights",
-    "'Loading model weights took X GB' 0.4.0-0.7.3 (GB meaning GiB); 'Model loading took X GB|GiB [memory] and Y seconds' 0.8.0-0.33.0",
+    "'Loading model weights took X GB' 0.4.0-0.7.3 (GB meaning GiB; XPU's model runner 'X GiB' 0.6-0.10); 'Model loading took X GB|GiB [memory] and Y seconds' 0.8.0-0.33.0",
     ("weights took", "Model loading took"),
-    rf"(?:Loading model weights took (?P<gb>{UNUM}) GB\b|Model loading took (?P<w>{UNUM}) (?P<unit>GiB|GB)(?: memory)? and (?P<s>{UNUM}) seconds)",
-    lambda m: ModelWeights(float(m["gb"]), "GB") if m["gb"] else ModelWeights(float(m["w"]), m["unit"], float(m["s"])),
+    rf"(?:Loading model weights took (?P<gb>{UNUM}) (?P<unit0>GB|GiB)\b|Model loading took (?P<w>{UNUM}) (?P<unit>GiB|GB)(?: memory)? and (?P<s>{UNUM}) seconds)",
+    lambda m: ModelWeights(float(m["gb"]), m["unit0"]) if m["gb"] else ModelWeights(float(m["w"]), m["unit"], float(m["s"])),
     (
         "INFO 06-03 02:01:19 model_runner.py:104] Loading model weights took 14.9891 GB",
+        "INFO 06-03 02:01:19 xpu_model_runner.py:415] Loading model weights took 14.9891 GiB",
         "\x1b[1;36m(VllmWorkerProcess pid=2346)\x1b[0;0m INFO 06-03 02:01:19 model_runner.py:1071] Loading model weights took 7.4946 GB",
         "INFO 06-03 02:01:19 [gpu_model_runner.py:1140] Model loading took 14.9891 GB and 4.521337 seconds",
         "\x1b[1;36m(VllmWorker rank=0 pid=2345)\x1b[0;0m INFO 06-03 02:01:19 [gpu_model_runner.py:1347] Model loading took 7.4946 GiB and 2.981544 seconds",
