@@ -175,6 +175,7 @@ class EngineStart:
         self.v0_cumulative_preemptions: int | None = None
         self.unknown_stats_parts: dict[str, int] = {}
         self.last_stats_v0 = False
+        self.failed = False  # a failure was read (kept in sidecar mode too, where errors are not)
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -418,7 +419,7 @@ class Summarizer:
     def _shutdown(self, context: LineContext, record: Shutdown) -> None:
         start = self.current
         start.detail("stopped_at", self._time(context))
-        if any(e["kind"] in _FAILURE_KINDS for e in start.errors):
+        if start.failed:
             start.details["stop_reason"] = "after failure"  # the server going down after a crash
         elif record.signal is not None or "stop_reason" not in start.details:
             start.details["stop_reason"] = record.reason  # a named signal says more than the first step
@@ -438,6 +439,8 @@ class Summarizer:
         start = self.current
         if self._error_during_stop(record):
             return
+        if record.error_kind in _FAILURE_KINDS:
+            start.failed = True
         start.add_error(record.error_kind, record.message, self._time(context))
         start.set("max_model_len", record.max_model_len, ERROR_TEXT, context)
         start.set("kv_cache_memory_gib", record.kv_cache_memory_gib, ERROR_TEXT, context)

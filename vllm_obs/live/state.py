@@ -165,6 +165,7 @@ class State:
         with self._lock:
             source = self._source(source_name)
             facts_before = dict(source.facts)
+            stop_errors_before = source.summarizer.current.details.get("errors_during_stop", 0)
             started = source.summarizer.add(context, record)
             # The first start is counted when its first fact arrives; later ones when the start
             # rule sees the startup sequence again (a restart inside one stream).
@@ -191,7 +192,9 @@ class State:
                     source.v0_cumulative_preemptions = max(source.v0_cumulative_preemptions, record.cumulative_total)
                 source.preemptions[engine] = source.preemptions.get(engine, 0) + delta
             elif kind is ErrorEvent:
-                if (record.error_kind, record.message) not in source.seen_errors:
+                if not started and source.summarizer.current.details.get("errors_during_stop", 0) > stop_errors_before:
+                    pass  # the traceback of a clean stop (the fold's rule): not a failure
+                elif (record.error_kind, record.message) not in source.seen_errors:
                     if len(source.seen_errors) >= MAX_SEEN_ERRORS:
                         source.seen_errors.clear()
                     source.seen_errors.add((record.error_kind, record.message))
