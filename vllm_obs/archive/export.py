@@ -120,11 +120,15 @@ def export_openmetrics(
     scrapes = 0
     first = last = None
     problems: list[str] = []
+    # State changed since the last scrape (a batch's line counts arrive after its records, so a
+    # scrape due inside the last batch can miss them).
+    dirty = False
 
     def scrape_at(moment: float) -> None:
-        nonlocal last_scrape, scrapes
+        nonlocal last_scrape, scrapes, dirty
         if last_scrape is not None and moment <= last_scrape:
             return  # one sample per series and timestamp
+        dirty = False
         saved = clock.now
         clock.now = moment  # staleness is judged at the scrape's time
         stamp = f" {moment:.3f}\n"
@@ -180,12 +184,15 @@ def export_openmetrics(
                     parser.scan(batch, on_record, on_access)
                     state.add_line_counts(source, {k: parser.counts[k] - counted.get(k, 0) for k in parser.counts})
                     counted = dict(parser.counts)
+                    dirty = True
             except InputError as exc:
                 problems.append(str(exc))
             for context, record in parser.flush():
                 on_record(context, record)
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
+            if dirty and last_scrape is not None:
+                scrape_at(max(clock.now, last_scrape) + interval_seconds)
         spool.finish(out)
     finally:
         spool.close()
