@@ -80,14 +80,6 @@ def _regex_pattern(name, versions, anchors, regex, build, examples, counter_exam
 # --------------------------------------------------------------------------------------------
 # The periodic stats line (V0 engine/metrics.py, V1 v1/metrics/loggers.py), parsed part by part.
 
-def finite_float(text: str) -> float:
-    """float() without the "nan"/"inf" spellings it also accepts: JSON cannot carry them."""
-    value = float(text)
-    if value - value != 0.0:
-        raise ValueError(text)
-    return value
-
-
 # "Part label" -> (Stats field, is_int). Labels are matched after the optional device word.
 _STATS_PARTS: dict[str, tuple[str, bool]] = {
     "Avg prompt throughput": ("prompt_tps", False),
