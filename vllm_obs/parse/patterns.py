@@ -19,7 +19,8 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from vllm_obs.parse.records import (
     CudaGraph,
@@ -67,7 +68,17 @@ class Pattern:
     doc: str = ""
 
 
-def _regex_pattern(name, versions, anchors, regex, build, examples, counter_examples=(), doc="", flags=0):
+def _regex_pattern(
+    name: str,
+    versions: str,
+    anchors: tuple[str, ...] | list[str],
+    regex: str,
+    build: Callable[[re.Match[str]], Record | None],
+    examples: tuple[str, ...] | list[str],
+    counter_examples: tuple[str, ...] | list[str] = (),
+    doc: str = "",
+    flags: int = 0,
+) -> Pattern:
     compiled = re.compile(regex, flags)
 
     def parse(message: str) -> Record | None:
@@ -337,12 +348,12 @@ _ARG_PAIR = re.compile(r"'(?P<k>\w{1,64})': (?P<v>'[^']{0,1024}'|\[[^\]]{0,2048}
 _NAMESPACE_PAIR = re.compile(r"(?:\(|, )(?P<k>\w{1,64})=(?P<v>'[^']{0,1024}'|\[[^\]]{0,2048}\]|[\w.+-]{1,64})")
 
 
-def _server_args_from_mapping(values: dict) -> ServerArgs:
-    def text(key):
+def _server_args_from_mapping(values: dict[str, Any]) -> ServerArgs:
+    def text(key: str) -> str | None:
         v = values.get(key)
         return v if isinstance(v, str) else None
 
-    def number(key, kind):
+    def number(key: str, kind: Callable[[Any], Any]) -> Any:
         v = values.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return None
@@ -374,7 +385,7 @@ def _server_args_from_mapping(values: dict) -> ServerArgs:
     )
 
 
-def _pairs_to_mapping(pairs) -> dict:
+def _pairs_to_mapping(pairs: Iterable[re.Match[str]]) -> dict[str, Any]:
     values: dict = {}
     for m in pairs:
         raw = m["v"]
@@ -564,10 +575,10 @@ def parse_memory_profile(message: str) -> MemoryProfile | None:
     if message.startswith("Memory profiling results: ") and "=" in message[26:60]:
         # 0.6.4's one-line form (space-separated) and the ", "-separated one with duration=.
         values = {}
-        for m in _PROFILE_ONE_LINE.finditer(message):
-            key = _PROFILE_KEYS_ONE_LINE.get(m["k"])
+        for part in _PROFILE_ONE_LINE.finditer(message):
+            key = _PROFILE_KEYS_ONE_LINE.get(part["k"])
             if key:
-                values[key] = float(m["v"])
+                values[key] = float(part["v"])
         return MemoryProfile(**values, engine="v0") if values else None
     m = _AVAILABLE_KV.search(message)
     if m:
@@ -1077,10 +1088,10 @@ def parse_failure(message: str) -> ErrorEvent | None:
         # The sentence that matched, up to its full stop: a short, stable summary; with the next
         # sentence when the first says little ("Error in memory profiling. Initial free ...").
         rest = message[m.start():]
-        end = _SENTENCE_END.search(rest)
-        if end and end.start() < 40:
-            end = _SENTENCE_END.search(rest, end.end())
-        return ErrorEvent(kind, _first_sentences(rest[: end.start()] if end else rest), engine=engine)
+        full_stop = _SENTENCE_END.search(rest)
+        if full_stop and full_stop.start() < 40:
+            full_stop = _SENTENCE_END.search(rest, full_stop.end())
+        return ErrorEvent(kind, _first_sentences(rest[: full_stop.start()] if full_stop else rest), engine=engine)
     return None
 
 
