@@ -78,13 +78,13 @@ OnRecord = Callable[[LineContext, Record], None]
 OnAccessCounts = Callable[[dict[AccessKey, int]], None]
 
 
-def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts) -> None:
+def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts) -> int:
     """`parser.scan(lines, on_record, on_access_counts)` with the same calls and the same
     parser state afterwards, but access lines counted in C. Lines must not contain "\\n"."""
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:
         parser.scan(lines, on_record, on_access_counts)
-        return
+        return 0
     pending: dict[AccessKey, int] = {}  # counted, not yet handed over
 
     def add_counts(counts: dict[AccessKey, int]) -> None:
@@ -100,12 +100,12 @@ def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_acce
     found = _LINES.findall(text)
     if len(found) != len(lines):  # cannot happen; never guess
         parser.scan(lines, on_record, on_access_counts)
-        return
+        return 0
     keys = _key_cache
     counts = parser.counts
     find_other = found.index
     slow: list[str] = []  # lines for the parser, in order
-    i = 0
+    i = bulk = 0
     n_lines = len(lines)
     while i < n_lines:
         try:
@@ -127,6 +127,7 @@ def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_acce
                 pending[key] = pending.get(key, 0) + k
             parser.line_number += j - i
             counts["matched"] += j - i
+            bulk += j - i
             i = j
         if i < n_lines:
             slow.append(lines[i])
@@ -135,6 +136,7 @@ def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_acce
         parser.scan(slow, record, add_counts)
     if pending:
         on_access_counts(dict(pending))
+    return bulk
 
 
 _key_cache: dict[tuple[str, ...], AccessKey] = {}
