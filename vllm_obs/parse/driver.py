@@ -52,10 +52,17 @@ def read_paths(
     open_sink: Callable[[str], RecordSink],
     progress: Any = None,
     every_record: bool = False,
+    jobs: int = 1,
 ) -> list[str]:
     """Read each path in order into the sink `open_sink(path)` gives; returns one-line problems
     (unreadable inputs, damaged .gz after what could be read). `progress` (cli/progress.py) is
-    told about every batch."""
+    told about every batch. `jobs` > 1 parses several files in worker processes, the sinks
+    still fed file after file in order (parse/parallel.py)."""
+    paths = list(paths)
+    if jobs > 1 and len(paths) > 1 and "-" not in paths:
+        from vllm_obs.parse.parallel import read_paths_parallel
+
+        return read_paths_parallel(paths, open_sink, progress, every_record, jobs)
     problems: list[str] = []
     for path in paths:
         sink = open_sink(path)

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""How fast does `vllm-obs analyze` read a *busy* server's log, in every envelope?
+
+The mix: a V1 (0.11.2) server under load, 1,000,000 lines (~88% uvicorn access lines, ~11%
+stats lines), written plain, as Kubernetes CRI, as `docker logs -t` and as Docker json-file.
+For each, side by side in one run:
+
+  grep     grep -c 'Running: ' FILE                               the floor: one pass in C
+  mtail    mtail --one_shot --progs benchmarks/mtail/ --logs FILE the peer (bench_parse.py's way)
+  vllm-obs python -m vllm_obs analyze --format json FILE
+
+each run --repeat times (best wall time kept; user CPU seconds of that run shown too, since the
+machine may be shared), and the ratios. Then:
+
+  memory  peak RSS of `export` and of `analyze --format table` (no stats rows kept) at 1/5 and
+          the full size: flat means 5x the input costs at most 1.2x the memory;
+  jobs    a 4-file archive (four independent servers) with --jobs 1 and --jobs 2.
+
+Targets (issue 12): analyze >= 10x faster than mtail and within 10x of grep -c in every
+envelope; flat memory; --jobs 2 >= 1.7x faster than --jobs 1 on 2 cores.
+
+    python benchmarks/bench_busy.py                   # 1,000,000 lines, ~2 x 4 x 3 runs
+    python benchmarks/bench_busy.py --lines 200000 --repeat 1 --no-mtail
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from benchmarks import synth  # noqa: E402
+
+MTAIL_PROGS = HERE / "mtail"
+ENVELOPES = ("none", "cri", "docker-timestamps", "docker-json")
+PER_TICK = 8.0  # requests finished per 10 s stats interval: ~1 stats line per 9 access lines
+
+
+@dataclass
+class Run:
+    wall_seconds: float
+    user_seconds: float  # user + system CPU of the child
+    peak_rss_bytes: int
+    stdout: str = ""
+
+
+def run(cmd: list[str], stdout_to: str | None = None) -> Run:
+    """One run of `cmd`; CPU and peak RSS from the kernel's accounting of that child."""
+    out = open(stdout_to or os.devnull, "w") if stdout_to != "pipe" else subprocess.PIPE  # noqa: SIM115
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+    captured = proc.stdout.read() if stdout_to == "pipe" and proc.stdout else ""
+    stderr = proc.stderr.read() if proc.stderr else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if out is not subprocess.PIPE:
+        out.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])}... exit {proc.returncode}: {stderr.strip()[-300:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, captured)
+
+
+def best(cmd: list[str], repeat: int, stdout_to: str | None = None) -> Run:
+    runs = [run(cmd, stdout_to) for _ in range(repeat)]
+    return min(runs, key=lambda r: r.wall_seconds)
+
+
+def write_logs(workdir: Path, lines: int, seed: int) -> dict[str, Path]:
+    """The same server's lines in each envelope (generated once, reused when already there)."""
+    paths = {env: workdir / f"busy-{lines}-{seed}-{env}.log" for env in ENVELOPES}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    raw = list(synth.generate("v0.11", lines=lines, seed=seed, busy=PER_TICK, network="k8s"))
+    for env, path in paths.items():
+        with open(path.with_suffix(".tmp"), "w", encoding="utf-8") as f:
+            f.writelines(synth.WRAPS[env](raw))
+        path.with_suffix(".tmp").rename(path)
+    return paths
+
+
+def obs(*args: str) -> list[str]:
+    return [sys.executable, "-m", "vllm_obs", *args]
+
+
+def mtail_cmd(log: Path) -> list[str]:
+    # --port 0: one-shot mtail still opens its HTTP listener; a free port avoids collisions.
+    return ["mtail", "--one_shot", "--logtostderr", "--address", "127.0.0.1", "--port", "0",
+            "--progs", str(MTAIL_PROGS), "--logs", str(log)]
+
+
+def fmt(r: Run | None) -> str:
+    return "      n/a      " if r is None else f"{r.wall_seconds:6.2f}s ({r.user_seconds:5.2f}u)"
+
+
+def envelopes(paths: dict[str, Path], repeat: int, with_mtail: bool) -> bool:
+    print("\n== analyze --format json, by envelope (best wall of %d; u = user+sys CPU seconds) ==" % repeat)
+    print(f"{'envelope':18} {'MB':>5}  {'grep -c':16} {'mtail':16} {'vllm-obs':16} "
+          f"{'mtail/obs':>9} {'obs/grep':>8} {'obs RSS':>8}")
+    ok = True
+    for env, path in paths.items():
+        grep = best(["grep", "-c", "Running: ", str(path)], repeat, "pipe")
+        mtail = best(mtail_cmd(path), repeat) if with_mtail else None
+        analyze = best(obs("analyze", "--format", "json", "--no-progress", str(path)), repeat)
+        vs_mtail = mtail.wall_seconds / analyze.wall_seconds if mtail else None
+        vs_grep = analyze.wall_seconds / grep.wall_seconds
+        ok &= (vs_mtail is None or vs_mtail >= 10) and vs_grep <= 10
+        print(f"{env:18} {path.stat().st_size / 1e6:5.0f}  {fmt(grep)} {fmt(mtail)} {fmt(analyze)} "
+              f"{(f'{vs_mtail:8.1f}x' if vs_mtail else '      n/a'):>9} {vs_grep:7.1f}x "
+              f"{analyze.peak_rss_bytes / 2**20:6.0f}MiB")
+    print("targets: mtail/obs >= 10x, obs/grep <= 10x" + ("  -> met" if ok else "  -> MISSED (see profile notes)"))
+    return ok
+
+
+def memory(workdir: Path, lines: int, seed: int) -> bool:
+    small = write_logs(workdir, lines // 5, seed)["none"]
+    big = write_logs(workdir, lines, seed)["none"]
+    print("\n== peak RSS, 1/5 vs full input (plain) ==")
+    ok = True
+    for name, args in (("export", ("export", "--openmetrics", "-o", os.devnull, "--year", "2025")),
+                       ("analyze (table)", ("analyze", "--format", "table", "--no-progress")),
+                       ("analyze (json)", ("analyze", "--format", "json", "--no-progress"))):
+        a = run(obs(*args, str(small)))
+        b = run(obs(*args, str(big)))
+        ratio = b.peak_rss_bytes / a.peak_rss_bytes
+        flat = name != "analyze (json)"  # the json's stats list grows with the input, by contract
+        if flat:
+            ok &= ratio <= 1.2
+        print(f"{name:16} {a.peak_rss_bytes / 2**20:6.0f} MiB -> {b.peak_rss_bytes / 2**20:6.0f} MiB  "
+              f"x{ratio:.2f}" + ("  (target <= 1.2)" if flat else "  (stats rows kept: grows)"))
+    return ok
+
+
+def jobs(workdir: Path, lines: int, repeat: int) -> bool:
+    files = [write_logs(workdir, lines // 4, seed)["cri"] for seed in (11, 12, 13, 14)]
+    probe = subprocess.run(obs("analyze", "--help"), capture_output=True, text=True)
+    if "--jobs" not in probe.stdout:
+        print("\n== jobs: analyze has no --jobs ==")
+        return False
+    print(f"\n== a 4-file archive ({sum(f.stat().st_size for f in files) / 1e6:.0f} MB, CRI) ==")
+    one = best(obs("analyze", "--format", "json", "--no-progress", "--jobs", "1", *map(str, files)), repeat, "pipe")
+    two = best(obs("analyze", "--format", "json", "--no-progress", "--jobs", "2", *map(str, files)), repeat, "pipe")
+    same = one.stdout == two.stdout
+    speedup = one.wall_seconds / two.wall_seconds
+    print(f"--jobs 1 {fmt(one)}   --jobs 2 {fmt(two)}   speedup {speedup:.2f}x (target >= 1.7x)   "
+          f"same output: {same}")
+    return speedup >= 1.7 and same
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--lines", type=int, default=1_000_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--repeat", type=int, default=2, help="runs per measurement (default 2)")
+    p.add_argument("--workdir", type=Path, default=Path("/tmp/vllm-obs-bench-busy"),
+                   help="where the generated logs are kept between runs")
+    p.add_argument("--no-mtail", action="store_true")
+    p.add_argument("--only", choices=("envelopes", "memory", "jobs"), action="append")
+    args = p.parse_args(argv)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    with_mtail = not args.no_mtail and shutil.which("mtail") is not None
+    only = set(args.only or ("envelopes", "memory", "jobs"))
+    print(f"bench_busy: {args.lines:,} lines, v0.11 busy mix, {os.cpu_count()} CPUs, "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
+    ok = True
+    if "envelopes" in only:
+        ok &= envelopes(write_logs(args.workdir, args.lines, args.seed), args.repeat, with_mtail)
+    if "memory" in only:
+        ok &= memory(args.workdir, args.lines, args.seed)
+    if "jobs" in only:
+        ok &= jobs(args.workdir, args.lines, args.repeat)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
