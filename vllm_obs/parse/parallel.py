@@ -3,8 +3,8 @@
 Each path already gets its own `LineParser` in `driver.read_paths` (a parser's state, CRI
 partials and cut config lines, never crosses files), so a file can be parsed anywhere: a worker
 process reads and parses one file (decompressing a .gz there too) into the ordered list of sink
-calls it would have made, and the parent replays those calls into `open_sink(path)`'s sink, file
-after file in the order given. The fold, which does depend on order (engine starts, HTTP counts
+calls it would have made, and the parent (which reads the first file itself meanwhile) replays
+those calls into `open_sink(path)`'s sink, file after file in the order given. The fold, which does depend on order (engine starts, HTTP counts
 per start), therefore sees exactly the calls of a sequential run (tests/test_parallel.py).
 """
 
@@ -57,13 +57,18 @@ def read_paths_parallel(
     paths: list[str], open_sink: Callable[[str], Any], progress: Any, every_record: bool, jobs: int
 ) -> list[str]:
     """`driver.read_paths` for several real files, parsed by up to `jobs` worker processes."""
+    from vllm_obs.parse.driver import read_paths
+
     problems: list[str] = []
     # fork: the workers need nothing but this module's code, already loaded (no re-import).
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(min(jobs, len(paths))) as pool:
-        results = pool.imap(_parse_one, [(path, every_record) for path in paths])
-        for path, (calls, file_problems, lines) in zip(paths, results):
+    # The parent parses the first file itself while the workers parse the others: it would
+    # only wait otherwise, and that file is never pickled. Then it folds the others' calls.
+    with context.Pool(max(1, min(jobs - 1, len(paths) - 1))) as pool:
+        results = pool.imap(_parse_one, [(path, every_record) for path in paths[1:]])
+        problems.extend(read_paths(paths[:1], open_sink, progress, every_record, jobs=1))
+        for path, (calls, file_problems, lines) in zip(paths[1:], results):
             sink = open_sink(path)
             record, access_counts, line_counts = sink.record, sink.access_counts, sink.line_counts
             for call in calls:
