@@ -10,7 +10,8 @@ For each, side by side in one run:
   vllm-obs python -m vllm_obs analyze --format json FILE
 
 each run --repeat times (best wall time kept; user CPU seconds of that run shown too, since the
-machine may be shared), and the ratios. Then:
+machine may be shared), and the ratios; beside them the same analyze with the bulk path off
+(the line path, LineParser.scan alone). Then:
 
   memory  peak RSS of `export` and of `analyze --format table` (no stats rows kept) at 1/5 and
           the full size: flat means 5x the input costs at most 1.2x the memory;
@@ -90,6 +91,14 @@ def obs(*args: str) -> list[str]:
     return [sys.executable, "-m", "vllm_obs", *args]
 
 
+def line_path(*args: str) -> list[str]:
+    """The same command with the bulk path off (parse/driver.USE_BULK): the same-run baseline
+    that shows what counting access lines in C buys."""
+    code = ("import sys; from vllm_obs.parse import driver; driver.USE_BULK = False; "
+            "from vllm_obs.cli import main; sys.exit(main(sys.argv[1:]))")
+    return [sys.executable, "-c", code, *args]
+
+
 def mtail_cmd(log: Path) -> list[str]:
     # --port 0: one-shot mtail still opens its HTTP listener; a free port avoids collisions.
     return ["mtail", "--one_shot", "--logtostderr", "--address", "127.0.0.1", "--port", "0",
@@ -100,21 +109,23 @@ def fmt(r: Run | None) -> str:
     return "      n/a      " if r is None else f"{r.wall_seconds:6.2f}s ({r.user_seconds:5.2f}u)"
 
 
-def envelopes(paths: dict[str, Path], repeat: int, with_mtail: bool) -> bool:
+def envelopes(paths: dict[str, Path], repeat: int, with_mtail: bool, with_line_path: bool) -> bool:
     print("\n== analyze --format json, by envelope (best wall of %d; u = user+sys CPU seconds) ==" % repeat)
     print(f"{'envelope':18} {'MB':>5}  {'grep -c':16} {'mtail':16} {'vllm-obs':16} "
-          f"{'mtail/obs':>9} {'obs/grep':>8} {'obs RSS':>8}")
+          f"{'mtail/obs':>9} {'obs/grep':>8} {'obs RSS':>8}  {'line path (bulk off)':16}")
     ok = True
     for env, path in paths.items():
         grep = best(["grep", "-c", "Running: ", str(path)], repeat, "pipe")
         mtail = best(mtail_cmd(path), repeat) if with_mtail else None
         analyze = best(obs("analyze", "--format", "json", "--no-progress", str(path)), repeat)
+        lines = (best(line_path("analyze", "--format", "json", "--no-progress", str(path)), repeat)
+                 if with_line_path else None)
         vs_mtail = mtail.wall_seconds / analyze.wall_seconds if mtail else None
         vs_grep = analyze.wall_seconds / grep.wall_seconds
         ok &= (vs_mtail is None or vs_mtail >= 10) and vs_grep <= 10
         print(f"{env:18} {path.stat().st_size / 1e6:5.0f}  {fmt(grep)} {fmt(mtail)} {fmt(analyze)} "
               f"{(f'{vs_mtail:8.1f}x' if vs_mtail else '      n/a'):>9} {vs_grep:7.1f}x "
-              f"{analyze.peak_rss_bytes / 2**20:6.0f}MiB")
+              f"{analyze.peak_rss_bytes / 2**20:6.0f}MiB  {fmt(lines)}")
     print("targets: mtail/obs >= 10x, obs/grep <= 10x" + ("  -> met" if ok else "  -> MISSED (see profile notes)"))
     return ok
 
@@ -162,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", type=Path, default=Path("/tmp/vllm-obs-bench-busy"),
                    help="where the generated logs are kept between runs")
     p.add_argument("--no-mtail", action="store_true")
+    p.add_argument("--no-line-path", action="store_true", help="skip the bulk-off baseline column")
     p.add_argument("--only", choices=("envelopes", "memory", "jobs"), action="append")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -171,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
     ok = True
     if "envelopes" in only:
-        ok &= envelopes(write_logs(args.workdir, args.lines, args.seed), args.repeat, with_mtail)
+        ok &= envelopes(write_logs(args.workdir, args.lines, args.seed), args.repeat, with_mtail,
+                        not args.no_line_path)
     if "memory" in only:
         ok &= memory(args.workdir, args.lines, args.seed)
     if "jobs" in only:
