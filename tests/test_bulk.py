@@ -20,7 +20,7 @@ from vllm_obs.archive.export import export_openmetrics
 from vllm_obs.ingest.lines import LineSplitter
 from vllm_obs.ingest.reader import iter_line_batches
 from vllm_obs.parse import driver
-from vllm_obs.parse.bulk import scan_bulk
+from vllm_obs.parse.bulk import scan_bulk, worth_bulk
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import HttpAccess, LineContext, Record
 
@@ -115,6 +115,8 @@ def test_bulk_equals_scan_in_every_envelope(era: str, wrap: str, tmp_path: Path,
         access += sum(isinstance(r, HttpAccess) for _, r in parser.feed(line))
     assert access > 4000
     assert counted >= 0.95 * access, (counted, access)
+    # The driver takes the C pass where envelope stamps defeat scan's shape cache.
+    assert all(worth_bulk(batch) == (wrap not in ("none", "compose")) for batch in batches)
     log = tmp_path / f"{wrap}.log"
     log.write_text("\n".join(lines) + "\n")
     assert outputs([str(log)], monkeypatch, True) == outputs([str(log)], monkeypatch, False)

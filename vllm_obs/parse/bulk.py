@@ -78,6 +78,22 @@ OnRecord = Callable[[LineContext, Record], None]
 OnAccessCounts = Callable[[dict[AccessKey, int]], None]
 
 
+_MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
+
+
+def worth_bulk(lines: list[str]) -> bool:
+    """Whether the batch's lines carry an envelope timestamp (CRI, `docker logs -t`, json-file,
+    journald). Then every access line is unique and `scan`'s shape cache never hits, so the C
+    pass is several times faster; lines without one (plain, compose) `scan` counts by shape
+    runs, which is as fast as the C pass or faster (bench_busy.py). Both give the same results."""
+    step = max(1, len(lines) // 16)
+    for line in lines[::step][:16]:
+        first = line[:1]
+        if first.isdigit() or first == "{" or (line[3:4] == " " and line[:3] in _MONTHS):
+            return True
+    return False
+
+
 def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts) -> int:
     """`parser.scan(lines, on_record, on_access_counts)` with the same calls and the same
     parser state afterwards, but access lines counted in C. Lines must not contain "\\n"."""

@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from vllm_obs.ingest.reader import InputError, iter_line_batches
-from vllm_obs.parse.bulk import scan_bulk
+from vllm_obs.parse.bulk import scan_bulk, worth_bulk
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import LineContext, Record
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read in the file, lines read in it)
-# Count access lines in C (parse/bulk.py); the same results as `LineParser.scan` alone, which
-# tests/test_bulk.py checks by turning this off.
+# Count access lines in C (parse/bulk.py) when the lines carry envelope timestamps; the same
+# results as `LineParser.scan` alone, which tests/test_bulk.py checks by turning this off.
 USE_BULK = True
 
 
@@ -39,7 +39,7 @@ def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_rec
         for line in lines:
             for context, parsed in parser.feed(line):
                 record(context, parsed)
-    elif USE_BULK:
+    elif USE_BULK and worth_bulk(lines):
         scan_bulk(parser, lines, sink.record, sink.access_counts)
     else:
         parser.scan(lines, sink.record, sink.access_counts)
