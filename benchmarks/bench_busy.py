@@ -175,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-mtail", action="store_true")
     p.add_argument("--no-line-path", action="store_true", help="skip the bulk-off baseline column")
     p.add_argument("--only", choices=("envelopes", "memory", "jobs"), action="append")
+    p.add_argument("--envelope", choices=ENVELOPES, action="append", help="only these envelopes (default: all four)")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     with_mtail = not args.no_mtail and shutil.which("mtail") is not None
@@ -183,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
     ok = True
     if "envelopes" in only:
-        ok &= envelopes(write_logs(args.workdir, args.lines, args.seed), args.repeat, with_mtail,
+        paths = write_logs(args.workdir, args.lines, args.seed)
+        if args.envelope:
+            paths = {env: path for env, path in paths.items() if env in args.envelope}
+        ok &= envelopes(paths, args.repeat, with_mtail,
                         not args.no_line_path)
     if "memory" in only:
         ok &= memory(args.workdir, args.lines, args.seed)
