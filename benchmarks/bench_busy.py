@@ -15,7 +15,8 @@ machine may be shared), and the ratios; beside them the same analyze with the bu
 
   memory  peak RSS of `export` and of `analyze --format table` (no stats rows kept) at 1/5 and
           the full size: flat means 5x the input costs at most 1.2x the memory;
-  jobs    a 4-file archive (four independent servers) with --jobs 1 and --jobs 2.
+  jobs    a 4-file archive (four independent servers) with --jobs 1 and --jobs 2;
+  backlog a sidecar restarted on the file: the live pipeline's code over the whole backlog.
 
 Targets (issue 12): analyze >= 10x faster than mtail and within 10x of grep -c in every
 envelope; flat memory; --jobs 2 >= 1.7x faster than --jobs 1 on 2 cores.
@@ -165,6 +166,46 @@ def jobs(workdir: Path, lines: int, repeat: int) -> bool:
     return speedup >= 1.7 and same
 
 
+def backlog(paths: dict[str, Path]) -> bool:
+    """A sidecar restarted on a big file: the backlog through the live pipeline's code (1 MiB
+    reads cut by LineSplitter, feed_lines into the sidecar's State), bulk path on and off."""
+    from vllm_obs.ingest.lines import LineSplitter
+    from vllm_obs.live.state import State
+    from vllm_obs.parse import driver
+    from vllm_obs.parse.parser import LineParser
+
+    class StateSink:  # what live/pipeline.py hands feed_lines
+        def __init__(self, state: State, source: str) -> None:
+            self.state, self.source = state, source
+
+        def record(self, context, record) -> None:  # type: ignore[no-untyped-def]
+            self.state.apply(self.source, context, record)
+
+        def access_counts(self, counts: dict) -> None:
+            self.state.add_http_counts(self.source, counts)
+
+        def line_counts(self, delta: dict) -> None:
+            self.state.add_line_counts(self.source, delta)
+
+    print("\n== sidecar backlog: the whole file through feed_lines into the State (in this process) ==")
+    for env, path in paths.items():
+        cells = []
+        for bulk in (True, False):
+            driver.USE_BULK = bulk
+            state, parser, splitter = State(), LineParser(str(path)), LineSplitter()
+            sink = StateSink(state, str(path))
+            wall, cpu, n = time.perf_counter(), time.process_time(), 0
+            with open(path, "rb") as f:
+                while data := f.read(1 << 20):
+                    lines = splitter.feed(data)
+                    n += len(lines)
+                    driver.feed_lines(parser, lines, sink)
+            cells.append(f"{time.perf_counter() - wall:6.2f}s ({time.process_time() - cpu:5.2f}u)")
+        driver.USE_BULK = True
+        print(f"{env:18} {n:,} lines: bulk {cells[0]}   line path {cells[1]}")
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--lines", type=int, default=1_000_000)
@@ -174,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the generated logs are kept between runs")
     p.add_argument("--no-mtail", action="store_true")
     p.add_argument("--no-line-path", action="store_true", help="skip the bulk-off baseline column")
-    p.add_argument("--only", choices=("envelopes", "memory", "jobs"), action="append")
+    p.add_argument("--only", choices=("envelopes", "memory", "jobs", "backlog"), action="append")
     p.add_argument("--envelope", choices=ENVELOPES, action="append", help="only these envelopes (default: all four)")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     with_mtail = not args.no_mtail and shutil.which("mtail") is not None
-    only = set(args.only or ("envelopes", "memory", "jobs"))
+    only = set(args.only or ("envelopes", "memory", "jobs", "backlog"))
     print(f"bench_busy: {args.lines:,} lines, v0.11 busy mix, {os.cpu_count()} CPUs, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f}")
     ok = True
@@ -193,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         ok &= memory(args.workdir, args.lines, args.seed)
     if "jobs" in only:
         ok &= jobs(args.workdir, args.lines, args.repeat)
+    if "backlog" in only:
+        paths = write_logs(args.workdir, args.lines, args.seed)
+        backlog({env: p for env, p in paths.items() if not args.envelope or env in args.envelope})
     return 0 if ok else 1
 
 
