@@ -55,7 +55,8 @@ class Run:
 
 def run(cmd: list[str], stdout_to: str | None = None) -> Run:
     """One run of `cmd`; CPU and peak RSS from the kernel's accounting of that child."""
-    out = open(stdout_to or os.devnull, "w") if stdout_to != "pipe" else subprocess.PIPE  # noqa: SIM115
+    sink = open(stdout_to or os.devnull, "w") if stdout_to != "pipe" else None  # noqa: SIM115
+    out = sink if sink is not None else subprocess.PIPE
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
     captured = proc.stdout.read() if stdout_to == "pipe" and proc.stdout else ""
@@ -63,8 +64,8 @@ def run(cmd: list[str], stdout_to: str | None = None) -> Run:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if out is not subprocess.PIPE:
-        out.close()
+    if sink is not None:
+        sink.close()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])}... exit {proc.returncode}: {stderr.strip()[-300:]}")
     return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, captured)
@@ -173,12 +174,13 @@ def backlog(paths: dict[str, Path]) -> bool:
     from vllm_obs.live.state import State
     from vllm_obs.parse import driver
     from vllm_obs.parse.parser import LineParser
+    from vllm_obs.parse.records import LineContext, Record
 
     class StateSink:  # what live/pipeline.py hands feed_lines
         def __init__(self, state: State, source: str) -> None:
             self.state, self.source = state, source
 
-        def record(self, context, record) -> None:  # type: ignore[no-untyped-def]
+        def record(self, context: LineContext, record: Record) -> None:
             self.state.apply(self.source, context, record)
 
         def access_counts(self, counts: dict) -> None:
