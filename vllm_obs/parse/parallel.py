@@ -11,6 +11,7 @@ per start), therefore sees exactly the calls of a sequential run (tests/test_par
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -65,10 +66,24 @@ def read_paths_parallel(
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # The parent parses the first file itself while the workers parse the others: it would
     # only wait otherwise, and that file is never pickled. Then it folds the others' calls.
-    with context.Pool(max(1, min(jobs - 1, len(paths) - 1))) as pool:
-        results = pool.imap(_parse_one, [(path, every_record) for path in paths[1:]])
+    workers = max(1, min(jobs, len(paths) - 1))
+    with context.Pool(workers) as pool:
+        # At most `workers` files parsed ahead of the fold: their calls wait in memory.
+        waiting: deque[tuple[str, Any]] = deque()
+        later = iter(paths[1:])
+
+        def submit() -> None:
+            path = next(later, None)
+            if path is not None:
+                waiting.append((path, pool.apply_async(_parse_one, ((path, every_record),))))
+
+        for _ in range(workers):
+            submit()
         problems.extend(read_paths(paths[:1], open_sink, progress, every_record, jobs=1))
-        for path, (calls, file_problems, lines) in zip(paths[1:], results):
+        while waiting:
+            path, result = waiting.popleft()
+            calls, file_problems, lines = result.get()
+            submit()
             sink = open_sink(path)
             record, access_counts, line_counts = sink.record, sink.access_counts, sink.line_counts
             for call in calls:
@@ -79,6 +94,7 @@ def read_paths_parallel(
                     access_counts(call[1])
                 else:
                     line_counts(call[1])
+            del calls
             problems.extend(file_problems)
             if progress is not None:
                 on_progress = progress.file(path)
