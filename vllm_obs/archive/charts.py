@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vllm_obs.archive.findings import FAILURE_KINDS, parse_time
+from vllm_obs.archive.findings import FAILURE_KINDS
+from vllm_obs.ingest.timestamps import parse_time
 
 WARNING_PCT, CRITICAL_PCT = 90.0, 97.0  # the alert rules' thresholds
 # Bins for the preemption bars: the smallest that gives at most ~80 bars over the start.

@@ -8,7 +8,8 @@ theory), never from raw lines, so the report and `analyze` cannot disagree.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+
+from vllm_obs.ingest.timestamps import parse_time
 
 SATURATION_PCT = 95.0
 MAX_INTERVAL_SECONDS = 60.0  # a longer gap between stats lines is idle time, not saturation
@@ -20,15 +21,6 @@ FAILURE_KINDS = {
     "engine_fatal": "an engine fatal error",
     "worker_died": "a worker dying",
 }
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text or len(text) < 19 or not text[:4].isdigit():
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def saturated_seconds(stats: list[dict], threshold_pct: float = SATURATION_PCT) -> float:

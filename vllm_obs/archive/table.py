@@ -16,7 +16,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from vllm_obs.archive.findings import findings, parse_time
+from vllm_obs.archive.findings import findings
+from vllm_obs.ingest.timestamps import parse_time
 
 # (summary key, label, unit) in display order.
 _ROWS = (

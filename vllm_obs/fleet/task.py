@@ -21,11 +21,11 @@ from datetime import datetime
 from typing import Any
 
 from vllm_obs.archive.analyze import add_theory, analyze_paths
-from vllm_obs.archive.findings import FAILURE_KINDS, parse_time, saturated_seconds
+from vllm_obs.archive.findings import FAILURE_KINDS, saturated_seconds
 from vllm_obs.fleet.discovery import Source
 from vllm_obs.fold.facts import STATS_KEYS
 from vllm_obs.fold.summary import CONTRACT_KEYS
-from vllm_obs.ingest.timestamps import parse_timezone
+from vllm_obs.ingest.timestamps import parse_time, parse_timezone
 
 KV_SATURATION_PCT = 90.0
 # Error kinds counted in their own starts.parquet column (errors_<kind>); others in errors_other.

@@ -50,6 +50,8 @@ def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
         moment = datetime.strptime(head.replace("T", " "), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None
+    if moment.year < 1970:
+        return None  # Docker's zero time ("0001-01-01T00:00:00Z": never started), not a moment
     if zone in ("Z", "z"):
         moment = moment.replace(tzinfo=timezone.utc)
     elif zone[:1] in "+-" and len(zone) >= 5:
@@ -59,6 +61,13 @@ def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
     else:
         moment = moment.replace(tzinfo=tz)
     return moment.timestamp() + frac
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A full stamp (the summary's ISO 8601 UTC times, Docker's RFC 3339 with nanoseconds) as an
+    aware datetime, or None: the one parser of full timestamps (see parse_outer_time)."""
+    seconds = parse_outer_time(text) if text else None
+    return datetime.fromtimestamp(seconds, timezone.utc) if seconds is not None else None
 
 
 class Timeline:

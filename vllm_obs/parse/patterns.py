@@ -50,7 +50,6 @@ from vllm_obs.parse.records import (
 NUM = r"-?\d{1,12}(?:\.\d{1,17})?"  # a plain decimal as vLLM's %.2f / round() / repr(float) print it
 UNUM = r"\d{1,12}(?:\.\d{1,17})?"
 INT_COMMAS = r"\d{1,3}(?:,\d{3}){0,6}|\d{1,15}"  # "445,472" (0.8+) or "8192" (older)
-GIB_WORD = r"(?:GiB|Gib|GB)"
 
 
 def to_int(text: str) -> int:

@@ -28,23 +28,12 @@ from docker.errors import DockerException, NotFound
 from requests.exceptions import RequestException
 
 from vllm_obs.ingest.lines import LineSplitter
+from vllm_obs.ingest.timestamps import parse_outer_time
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
-
-
-def rfc3339_to_unix(text: str) -> float | None:
-    """Docker's UTC RFC 3339 time with nanoseconds ("2026-05-12T07:51:36.069569496Z")."""
-    if not text or text.startswith("0001-") or not text.endswith("Z"):
-        return None
-    head, _, frac = text[:-1].partition(".")
-    try:
-        seconds = datetime.fromisoformat(head + "+00:00").timestamp()
-    except ValueError:
-        return None
-    return seconds + float("0." + (frac[:9] or "0")) if frac.isdigit() or not frac else None
 
 
 def _run_started(container) -> str | None:
@@ -55,7 +44,7 @@ def _run_started(container) -> str | None:
 
 def _started_at(container) -> float | None:
     """The container's current run start as a Unix time."""
-    return rfc3339_to_unix(_run_started(container) or "")
+    return parse_outer_time(_run_started(container) or "")
 
 
 class DockerFollower:
@@ -271,7 +260,7 @@ class DockerFollower:
     def _emit(self, container, lines: list[str]) -> None:
         if not lines:
             return
-        last = rfc3339_to_unix(lines[-1].split(" ", 1)[0])
+        last = parse_outer_time(lines[-1].split(" ", 1)[0])
         if last is not None:  # resume just after it if the daemon goes away
             self._last_line_at[container.id] = last + 1e-6
         self.emit(container.name, lines)
