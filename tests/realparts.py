@@ -207,6 +207,21 @@ class Prometheus:
             raise RuntimeError(f"{promql}: {body}")
         return body["data"]["result"]
 
+    def _get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+            body = json.load(response)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path}: {body}")
+        return body["data"]
+
+    def alerts(self) -> list[dict]:
+        """Active alerts (pending and firing) from /api/v1/alerts."""
+        return self._get("/api/v1/alerts")["alerts"]
+
+    def rule_groups(self) -> list[dict]:
+        """Rule groups from /api/v1/rules (with each group's lastEvaluation)."""
+        return self._get("/api/v1/rules")["groups"]
+
     def value(self, promql: str) -> float | None:
         result = self.query(promql)
         return float(result[0]["value"][1]) if result else None
