@@ -7,7 +7,8 @@
 - deploy/prometheus/alerts.yml: Prometheus rules (compose mounts it; promtool tests it);
 - deploy/grafana/provisioning/alerting/vllm-obs.yml: the same rules as Grafana-managed rules
   (query A, threshold C);
-- deploy/kubernetes/prometheusrule.yaml: the Prometheus operator's PrometheusRule.
+- deploy/kubernetes/prometheusrule.yaml: the Prometheus operator's PrometheusRule;
+- the per-alert section of docs/alerts.md (what fires, when, what to do).
 
 Each rule is a *query* (the value shown) and a *threshold* (op, value): Prometheus gets
 `(query) op value`, Grafana the query as A and the threshold as C, so both fire on the same
@@ -342,7 +343,54 @@ def build_operator() -> str:
     return header + _dump(doc)
 
 
-OUTPUTS = {ALERTS: build_alerts, GRAFANA: build_grafana, OPERATOR: build_operator}
+DOCS = DEPLOY.parent / "docs" / "alerts.md"
+DOCS_BEGIN = "<!-- rules.py: every alert, generated from the rule table; do not edit by hand -->"
+DOCS_END = "<!-- rules.py: end -->"
+
+
+def _doc_text(text: str) -> str:
+    """An annotation for markdown: templates read as the placeholders they are."""
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", r"{\1}", text)
+    return re.sub(r"\{\{ \$value[^}]*\}\}", "{value}", text)
+
+
+def _doc_line(line: str) -> str:
+    if line.startswith(" "):  # a query in the runbook
+        return f"  `{line.strip()}`"
+    return line if re.match(r"\d+\. ", line) else f"- {line}"
+
+
+def build_docs() -> str:
+    """docs/alerts.md with its per-alert section written from the table (the prose around it kept)."""
+    lines = [DOCS_BEGIN, ""]
+    for group in dict.fromkeys(rule.group for rule in RULES):
+        lines += [f"### Group `{group}`", ""]
+        for rule in (r for r in RULES if r.group == group):
+            wait = f", for {rule.for_}" if rule.for_ != "0s" else ", at once"
+            lines += [
+                f"#### {rule.alert} ({rule.severity}{wait})",
+                "",
+                f"*{_doc_text(rule.summary)}.* {_doc_text(rule.description)}",
+                "",
+                "Fires when:",
+                "",
+                "```promql",
+                rule.expr,
+                "```",
+                "",
+                "What to do:",
+                "",
+                *(_doc_line(line) for line in _doc_text(rule.runbook).strip().splitlines()),
+                "",
+            ]
+    lines.append(DOCS_END)
+    text = DOCS.read_text() if DOCS.exists() else f"# Alerts\n\n{DOCS_BEGIN}\n{DOCS_END}\n"
+    head, _, rest = text.partition(DOCS_BEGIN)
+    _, _, tail = rest.partition(DOCS_END)
+    return head + "\n".join(lines) + tail
+
+
+OUTPUTS = {ALERTS: build_alerts, GRAFANA: build_grafana, OPERATOR: build_operator, DOCS: build_docs}
 
 
 def main(argv: list[str]) -> int:
