@@ -163,6 +163,7 @@ class Prometheus:
         }
         if rule_files:
             config["rule_files"] = rule_files
+        self.config = config
         (self.root / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None
@@ -206,6 +207,19 @@ class Prometheus:
         if body.get("status") != "success":
             raise RuntimeError(f"{promql}: {body}")
         return body["data"]["result"]
+
+    def set_targets(self, targets: list[str]) -> None:
+        """Scrape these targets from now on (the config rewritten, Prometheus reloaded by SIGHUP)."""
+        self.config["scrape_configs"][0]["static_configs"] = [{"targets": targets}]
+        (self.root / "prometheus.yml").write_text(json.dumps(self.config))
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+        def scraping() -> bool:
+            active = self._get("/api/v1/targets")["activeTargets"]
+            return {t["labels"]["instance"] for t in active} == set(targets)
+
+        wait_for(scraping, 30, f"prometheus to scrape {targets}")
 
     def _get(self, path: str) -> dict:
         with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:

@@ -5,9 +5,9 @@ The lines are the real logs' lines (samples/real-logs), with their `MM-DD HH:MM:
 the time they are appended (a live server prints the current time); the saturated stats lines
 are 060's stats line with its Running / Waiting / KV usage numbers changed. Phases: a quiet V1
 0.27.1 start (060), KV saturation with a growing queue, the log going silent while serving, a
-clean SIGINT stop (060's own), a restart that fails with KV too small (010; a second file that
-appears with that failure already in it gives a counter born at 1), a new start that dies of
-CUDA OOM while serving (031). After each phase the test asserts through /api/v1/alerts which
+clean SIGINT stop (060's own), a restart that fails with KV too small (010; and a second sidecar,
+started on a log that already holds that failure, added to Prometheus' targets: its counters
+are born at 1), a new start that dies of CUDA OOM while serving (031). After each phase the test asserts through /api/v1/alerts which
 alerts fire, and that nothing else is pending or firing.
 
 The rules are the shipped deploy/prometheus/alerts.yml, with one change in a test copy: every
@@ -91,7 +91,7 @@ class VllmLog:
             self.append(lines())
 
 
-def test_rules(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str, float]]]:
+def rules_for_test(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str, float]]]:
     """The shipped rules with short durations (a test copy), and the Grafana rules as
     (query, op, threshold) with the same rewrite."""
     doc = yaml.safe_load(ALERTS_FILE.read_text())
@@ -116,9 +116,6 @@ def test_rules(tmp_path: Path) -> tuple[Path, dict[str, tuple[str, str, float]]]
     return path, grafana
 
 
-test_rules.__test__ = False  # a helper, not a test
-
-
 def labelset(result: dict) -> frozenset[tuple[str, str]]:
     return frozenset((k, v) for k, v in result["metric"].items() if k != "__name__")
 
@@ -133,20 +130,25 @@ def stack(tmp_path: Path):
     reason = Prometheus.available()
     if reason:
         pytest.skip(f"no real Prometheus here: {reason}")
-    rules, grafana = test_rules(tmp_path)
-    main, late = tmp_path / "vllm.log", tmp_path / "vllm-late.log"
-    sidecar = Sidecar("--file", str(main), "--file", str(late))
+    rules, grafana = rules_for_test(tmp_path)
+    main = tmp_path / "vllm.log"
+    main.touch()  # the runtime creates the log file with the container, before vLLM prints
+    sidecar = Sidecar("--file", str(main))
     prometheus = Prometheus([f"127.0.0.1:{sidecar.port}"], rule_files=[str(rules)])
+    late: list[Sidecar] = []  # a second sidecar, started in phase (d)
     try:
         prometheus.start()
-        yield prometheus, grafana, main, late, yaml.safe_load(rules.read_text())
+        yield prometheus, grafana, main, sidecar, late, yaml.safe_load(rules.read_text())
     finally:
         prometheus.close()
-        sidecar.close()
+        for process in [sidecar, *late]:
+            process.close()
 
 
 def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase by phase
-    prometheus, grafana, main_path, late_path, rules = stack
+    prometheus, grafana, main_path, sidecar, late_sidecars, rules = stack
+    main_path.parent.joinpath("late").mkdir()
+    late_path = main_path.parent / "late" / "vllm.log"
     main, late = str(main_path), str(late_path)
     log = VllmLog(main_path)
     exprs = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
@@ -235,13 +237,19 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     assert seen_since(t_c) <= before_c, "a clean stop fired something new"
     assert prometheus.value(f'sum(vllm_obs_errors_total{{source="{main}"}})') == 0
 
-    # (d) A restart that fails: KV cache too small for max_model_len. And a second log that
-    # appears with that failure already in it: its counters are born at 1.
+    # (d) A restart that fails: KV cache too small for max_model_len. And a second server whose
+    # sidecar starts after that failure is already in its log: its counters are born at 1.
     log.append(KV_TOO_SMALL)
-    tmp = late_path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in KV_TOO_SMALL))
-    os.replace(tmp, late_path)
-    settle({"VllmEngineStartupFailed", "VllmEngineFailed", "VllmEngineRestarted"}, "a restart that fails with KV too small")
+    late_path.write_text("".join(line + "\n" for line in KV_TOO_SMALL))
+    late_sidecars.append(Sidecar("--file", late))
+    prometheus.set_targets([f"127.0.0.1:{sidecar.port}", f"127.0.0.1:{late_sidecars[0].port}"])
+    failed = {"VllmEngineStartupFailed", "VllmEngineFailed", "VllmEngineRestarted"}
+
+    def both_sources_failed() -> bool:
+        return {dict(ls)["source"] for ls in active().get("VllmEngineFailed", ())} == {main, late}
+
+    wait_for(both_sources_failed, 30, "both engines failed")
+    settle(failed, "a restart that fails with KV too small")
     alerts = active()
     kinds = {(dict(ls)["source"], dict(ls)["kind"]) for ls in alerts["VllmEngineStartupFailed"]}
     assert kinds == {(main, "insufficient_kv_cache"), (late, "insufficient_kv_cache")}

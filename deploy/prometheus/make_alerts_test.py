@@ -140,6 +140,23 @@ CASES = [
         "0",
     ),
     ("VllmObsSourceDown", {'vllm_obs_source_up{source="s"}': "0x10"}, "3m", True, {"source": "s"}, "0"),
+    # A container stopped: fine after a clean shutdown, down when the engine was still serving (killed).
+    (
+        "VllmObsSourceDown",
+        {'vllm_obs_source_up{source="s"}': "0x10", 'vllm_obs_source_down_reason{source="s",reason="stopped"}': "1x10", **states(stopped="1x10")},
+        "3m",
+        False,
+        None,
+        None,
+    ),
+    (
+        "VllmObsSourceDown",
+        {'vllm_obs_source_up{source="s"}': "0x10", 'vllm_obs_source_down_reason{source="s",reason="stopped"}': "1x10", **states(serving="1x10")},
+        "3m",
+        True,
+        {"source": "s", "reason": "stopped"},
+        "0",
+    ),
     ("VllmObsSourceDown", {'vllm_obs_source_up{source="s"}': "1x10"}, "3m", False, None, None),
     (
         "VllmObsNoLinesFromServingEngine",

@@ -209,10 +209,12 @@ RULES: tuple[Rule, ...] = (
     # -- the exporter and its sources ----------------------------------------------------------------
     Rule(
         "VllmObsSourceDown", "vllm-obs-exporter",
-        "vllm_obs_source_up * on (source) group_left (reason) vllm_obs_source_down_reason\n  or on (source) vllm_obs_source_up",
+        "(vllm_obs_source_up * on (source) group_left (reason) vllm_obs_source_down_reason or on (source) vllm_obs_source_up)\n"
+        '  unless on (source) (vllm_obs_source_down_reason{reason="stopped"} and on (source) vllm_obs_engine_state{state="stopped"} == 1)',
         "<", 1, "warning",
         "vllm-obs cannot follow {{ $labels.source }} ({{ $labels.reason }})",
-        "The source has been down for 2 minutes: {{ $labels.reason }} (missing, unreadable, vanished, daemon_unreachable, stopped).",
+        "The source has been down for 2 minutes: {{ $labels.reason }} (missing, unreadable, vanished, daemon_unreachable, "
+        "stopped). A container that stopped after vLLM logged a clean shutdown is not down.",
         "missing / vanished: check the path or container name (docker ps -a); unreadable: the sidecar's user cannot read "
         "the file (permissions, fsGroup); daemon_unreachable: the Docker socket. The sidecar retries by itself and counts "
         "vllm_obs_source_reconnects_total.\n",
