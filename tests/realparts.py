@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 BUSYBOX = "/bin/busybox"
 TEST_IMAGE = "local/busybox:latest"
@@ -157,7 +158,7 @@ class Prometheus:
         self.root = Path(tempfile.mkdtemp(prefix="vo-p"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {
+        config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "vllm-obs", "static_configs": [{"targets": targets}]}],
         }

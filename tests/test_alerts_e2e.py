@@ -183,15 +183,21 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
         """Wait until exactly `expected` fires and nothing else is pending or firing. With
         `ready`, first wait until Prometheus has that data and has evaluated the rules on it
         for longer than the `for:` durations (so "nothing fires" is not "not yet")."""
-        if ready is not None:
-            wait_for(lambda: (pump and log.every_second(pump), prometheus.query(ready))[1], timeout, f"{what}: {ready}")
-            t_ready = time.time() + 2.5  # the test copy's for: 2s, plus an evaluation
-            wait_for(lambda: (pump and log.every_second(pump), evaluated_after(t_ready))[1], timeout, f"{what}: evaluations")
+        def pumped(check: Callable[[], object]) -> Callable[[], object]:
+            def poll() -> object:
+                if pump:
+                    log.every_second(pump)
+                return check()
 
-        def done() -> bool:
-            if pump:
-                log.every_second(pump)
-            return set(active()) == expected and firing_names() == expected
+            return poll
+
+        if ready is not None:
+            query = ready
+            wait_for(pumped(lambda: prometheus.query(query)), timeout, f"{what}: {ready}")
+            t_ready = time.time() + 2.5  # the test copy's for: 2s, plus an evaluation
+            wait_for(pumped(lambda: evaluated_after(t_ready)), timeout, f"{what}: evaluations")
+
+        done = pumped(lambda: set(active()) == expected and firing_names() == expected)
 
         try:
             wait_for(done, timeout, what, interval=0.25)
@@ -261,11 +267,11 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
 
     # (e) A new start serves, then dies of CUDA OOM.
     log.append(STARTUP + [REQUEST, FIRST_STATS])
-    wait_for(
-        lambda: (log.every_second(lambda: [PROBE]), not any(dict(ls)["source"] == main for ls in active().get("VllmEngineFailed", ())))[1],
-        30,
-        "the new start to serve (its engine no longer failed)",
-    )
+    def serving_again() -> bool:
+        log.every_second(lambda: [PROBE])
+        return not any(dict(ls)["source"] == main for ls in active().get("VllmEngineFailed", ()))
+
+    wait_for(serving_again, 30, "the new start to serve (its engine no longer failed)")
     assert prometheus.value(f'vllm_obs_engine_state{{source="{main}",state="serving"}}') == 1
     log.append(CUDA_OOM)
     settle(

@@ -205,6 +205,7 @@ def build() -> str:
         rule = rules[alert]
         expected = []
         if fires:
+            assert labels is not None and value is not None, alert
             all_labels = dict(labels, **rule.get("labels", {}))
             expected.append(
                 {
