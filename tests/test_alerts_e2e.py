@@ -269,10 +269,10 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     log.append(STARTUP + [REQUEST, FIRST_STATS])
     def serving_again() -> bool:
         log.every_second(lambda: [PROBE])
-        return not any(dict(ls)["source"] == main for ls in active().get("VllmEngineFailed", ()))
+        serving = prometheus.value(f'vllm_obs_engine_state{{source="{main}",state="serving"}}') == 1
+        return serving and not any(dict(ls)["source"] == main for ls in active().get("VllmEngineFailed", ()))
 
     wait_for(serving_again, 30, "the new start to serve (its engine no longer failed)")
-    assert prometheus.value(f'vllm_obs_engine_state{{source="{main}",state="serving"}}') == 1
     log.append(CUDA_OOM)
     settle(
         {"VllmEngineStartupFailed", "VllmEngineFailed", "VllmEngineRestarted", "VllmCudaOutOfMemory", "VllmEngineFatal"},

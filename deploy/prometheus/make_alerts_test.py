@@ -85,6 +85,32 @@ CASES = [
         None,
         None,
     ),
+    # Two hosts, each with a container named "vllm": their series are never matched across hosts.
+    (
+        "VllmKvCacheFullRequestsWaiting",
+        {
+            'vllm_obs_kv_cache_usage_ratio{instance="a",source="vllm",model="m",engine="0"}': "0.96x10",
+            'vllm_obs_requests_waiting{instance="a",source="vllm",model="m",engine="0"}': "0x10",
+            'vllm_obs_kv_cache_usage_ratio{instance="b",source="vllm",model="m",engine="0"}': "0.1x10",
+            'vllm_obs_requests_waiting{instance="b",source="vllm",model="m",engine="0"}': "5x10",
+        },
+        "3m",
+        False,
+        None,
+        None,
+    ),
+    (
+        "VllmEngineStartupFailed",
+        {
+            **{f'vllm_obs_errors_total{{instance="{h}",source="vllm",engine="0",kind="insufficient_kv_cache"}}': v for h, v in (("a", "0 0 1 1"), ("b", "0x10"))},
+            **{f'vllm_obs_engine_info{{instance="{h}",source="vllm",model="{h}-model",engine="0"}}': "1x10" for h in "ab"},
+            **{f'vllm_obs_source_up{{instance="{h}",source="vllm"}}': "1x10" for h in "ab"},
+        },
+        "3m",
+        True,
+        {"instance": "a", "source": "vllm", "engine": "0", "kind": "insufficient_kv_cache", "model": "a-model"},
+        "1",
+    ),
     # Counters born at 0 that rise, born at 1 (or more), and old ones that do not move.
     ("VllmPreemptions", {f"vllm_obs_preemptions_total{{{C}}}": "0 0 5 5 5 5"}, "3m", True, JOINED, "5"),
     ("VllmPreemptions", {f"vllm_obs_preemptions_total{{{C}}}": "_ _ 3 3 3 3"}, "3m", True, JOINED, "3"),

@@ -18,7 +18,9 @@ series. How the exporter emits series shapes the queries:
   first scrape and the series is born at 1, where `increase()` is 0: `fired()` adds the
   "new series already above 0" case (`x unless x offset <window>`);
 - counters carry no `model` label (it can change mid-life): `with_model()` joins it from
-  vllm_obs_engine_info, and keeps the alert when the join finds nothing.
+  vllm_obs_engine_info, and keeps the alert when the join finds nothing;
+- joins match on every label but the metrics' own (`ignoring`, never `on (source)`): the same
+  source name ("vllm") on two hosts is two targets (job, instance, pod ...), never one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from vllm_obs.metrics.catalog import BY_NAME
 
 HERE = Path(__file__).resolve().parent
 DEPLOY = HERE.parent
@@ -41,6 +45,8 @@ GRAFANA_OPS = {">": "gt", "<": "lt"}
 # What an engine's failure is, by the kind label of vllm_obs_errors_total.
 STARTUP_KINDS = "insufficient_kv_cache|no_kv_cache_memory|engine_startup_failed"
 FATAL_KINDS = "engine_fatal|worker_died"
+# The labels vllm_obs_engine_info has beyond its source's and the model: left out of the join.
+INFO_ONLY = ", ".join(label for label in BY_NAME["vllm_obs_engine_info"].labels if label not in ("source", "model"))
 # Silence (seconds) after which a serving engine's log counts as lost.
 NO_LINES_SECONDS = 1800
 
@@ -56,12 +62,13 @@ def fired(counter: str, window: str) -> str:
     return f"increase({counter}[{window}]) > 0 or ({counter} unless {counter} offset {window})"
 
 
-def with_model(expr: str) -> str:
+def with_model(expr: str, own: str) -> str:
     """expr with the `model` label of its source's engine joined from vllm_obs_engine_info; a
-    source without an info series (no engine line yet) keeps its series, with no model."""
+    source without an info series (no engine line yet) keeps its series, with no model. `own`
+    are expr's labels beyond the source's (engine, kind, state)."""
     return (
-        f"({expr})\n  * on (source) group_left (model)"
-        f" (group by (source, model) (vllm_obs_engine_info) or on (source) group by (source) (vllm_obs_source_up))"
+        f"({expr})\n  * ignoring ({own}, model) group_left (model)"
+        f" (group without ({INFO_ONLY}) (vllm_obs_engine_info) or ignoring (model) group without () (vllm_obs_source_up))"
     )
 
 
@@ -91,7 +98,6 @@ def _number(value: float) -> str:
 
 
 KV = "vLLM {{ $labels.model }} ({{ $labels.source }})"
-ON_ENGINE = "on (source, model, engine)"
 
 RULES: tuple[Rule, ...] = (
     # -- KV cache capacity -------------------------------------------------------------------------
@@ -115,7 +121,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmKvCacheFullRequestsWaiting", "vllm-obs-kv-cache",
-        f"vllm_obs_kv_cache_usage_ratio and {ON_ENGINE} vllm_obs_requests_waiting > 0", ">", 0.90, "warning",
+        "vllm_obs_kv_cache_usage_ratio and vllm_obs_requests_waiting > 0", ">", 0.90, "warning",
         f"{KV} requests wait while the KV cache is full",
         "The KV cache is {{ $value | humanizePercentage }} full and requests are waiting: the scheduler has no blocks to admit "
         "them. This is KV saturation as every engine shows it: vLLM V1 never prints its preemptions in the log "
@@ -128,8 +134,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmQueueGrowingWhileKvSaturated", "vllm-obs-kv-cache",
-        f"delta(vllm_obs_requests_waiting[5m]) and {ON_ENGINE} vllm_obs_requests_waiting > 0\n"
-        f"  and {ON_ENGINE} vllm_obs_kv_cache_usage_ratio > 0.90",
+        "delta(vllm_obs_requests_waiting[5m]) and vllm_obs_requests_waiting > 0 and vllm_obs_kv_cache_usage_ratio > 0.90",
         ">", 0, "warning",
         f"{KV} waiting requests grow while the KV cache is saturated",
         "{{ $value | printf \"%.0f\" }} more requests waiting than 5 minutes ago; the KV cache has no room to admit them.",
@@ -138,7 +143,7 @@ RULES: tuple[Rule, ...] = (
     ),
     # -- engine events and state -------------------------------------------------------------------
     Rule(
-        "VllmPreemptions", "vllm-obs-engine", with_model(fired("vllm_obs_preemptions_total", "5m")), ">", 0,
+        "VllmPreemptions", "vllm-obs-engine", with_model(fired("vllm_obs_preemptions_total", "5m"), "engine"), ">", 0,
         "warning",
         f"{KV} preempted requests",
         "{{ $value | printf \"%.0f\" }} requests preempted in 5 minutes for lack of KV cache space: their work is recomputed "
@@ -149,7 +154,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmEngineStartupFailed", "vllm-obs-engine",
-        with_model(fired(f'vllm_obs_errors_total{{kind=~"{STARTUP_KINDS}"}}', "10m")), ">", 0,
+        with_model(fired(f'vllm_obs_errors_total{{kind=~"{STARTUP_KINDS}"}}', "10m"), "engine, kind"), ">", 0,
         "critical",
         f"{KV}: {{{{ $labels.kind }}}}",
         "The engine failed to start: {{ $labels.kind }} ({{ $value | printf \"%.0f\" }} in 10 minutes).",
@@ -161,7 +166,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmCudaOutOfMemory", "vllm-obs-engine",
-        with_model(fired('vllm_obs_errors_total{kind="cuda_oom"}', "10m")), ">", 0, "critical",
+        with_model(fired('vllm_obs_errors_total{kind="cuda_oom"}', "10m"), "engine, kind"), ">", 0, "critical",
         f"{KV}: CUDA out of memory",
         "torch raised CUDA out of memory ({{ $value | printf \"%.0f\" }} in 10 minutes), at warm-up or while serving.",
         "Lower --gpu-memory-utilization (leave room for activations and other processes), --max-num-seqs or "
@@ -169,7 +174,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmEngineFatal", "vllm-obs-engine",
-        with_model(fired(f'vllm_obs_errors_total{{kind=~"{FATAL_KINDS}"}}', "10m")), ">", 0,
+        with_model(fired(f'vllm_obs_errors_total{{kind=~"{FATAL_KINDS}"}}', "10m"), "engine, kind"), ">", 0,
         "critical",
         f"{KV}: {{{{ $labels.kind }}}}",
         "The engine or one of its workers died ({{ $value | printf \"%.0f\" }} in 10 minutes). A clean shutdown is not counted.",
@@ -178,7 +183,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmEngineFailed", "vllm-obs-engine",
-        with_model('vllm_obs_engine_state{state="failed"}'), ">", 0, "critical",
+        with_model('vllm_obs_engine_state{state="failed"}', "state"), ">", 0, "critical",
         f"{KV}: the engine is down (failed)",
         "The current engine start logged a startup failure or a fatal error and has not started again.",
         "See VllmEngineStartupFailed / VllmCudaOutOfMemory / VllmEngineFatal for the cause; `vllm-obs analyze` on the "
@@ -196,9 +201,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmThroughputFarBelowCeiling", "vllm-obs-engine",
-        f"vllm_obs_generation_throughput_tokens_per_second\n"
-        f"  / {ON_ENGINE} vllm_obs_theoretical_generation_throughput_tokens_per_second\n"
-        f"  and {ON_ENGINE} vllm_obs_requests_running >= 32",
+        "vllm_obs_generation_throughput_tokens_per_second / vllm_obs_theoretical_generation_throughput_tokens_per_second\n"
+        "  and vllm_obs_requests_running >= 32",
         "<", 0.2, "info",
         f"{KV} decodes at under 20% of its ceiling at high batch",
         "Generation throughput is {{ $value | humanizePercentage }} of the memory-bandwidth/compute ceiling for the running batch.",
@@ -209,8 +213,9 @@ RULES: tuple[Rule, ...] = (
     # -- the exporter and its sources ----------------------------------------------------------------
     Rule(
         "VllmObsSourceDown", "vllm-obs-exporter",
-        "(vllm_obs_source_up * on (source) group_left (reason) vllm_obs_source_down_reason or on (source) vllm_obs_source_up)\n"
-        '  unless on (source) (vllm_obs_source_down_reason{reason="stopped"} and on (source) vllm_obs_engine_state{state="stopped"} == 1)',
+        "(vllm_obs_source_up * ignoring (reason) group_left (reason) vllm_obs_source_down_reason or ignoring (reason) vllm_obs_source_up)\n"
+        '  unless ignoring (reason)'
+        ' (vllm_obs_source_down_reason{reason="stopped"} and ignoring (reason, state) vllm_obs_engine_state{state="stopped"} == 1)',
         "<", 1, "warning",
         "vllm-obs cannot follow {{ $labels.source }} ({{ $labels.reason }})",
         "The source has been down for 2 minutes: {{ $labels.reason }} (missing, unreadable, vanished, daemon_unreachable, "
@@ -222,7 +227,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "VllmObsNoLinesFromServingEngine", "vllm-obs-exporter",
-        'time() - vllm_obs_last_log_line_timestamp_seconds\n  and on (source) vllm_obs_engine_state{state="serving"} == 1',
+        'time() - vllm_obs_last_log_line_timestamp_seconds\n  and ignoring (state) vllm_obs_engine_state{state="serving"} == 1',
         ">", NO_LINES_SECONDS, "warning",
         "No log line from the serving engine in {{ $labels.source }} for 30 minutes",
         "The engine was serving and its log has been silent for {{ $value | humanizeDuration }}. A stopped or failed engine "
