@@ -308,7 +308,7 @@ def grafana_rule(rule: Rule) -> dict:
                 "refId": "A",
                 "relativeTimeRange": {"from": 900, "to": 0},
                 "datasourceUid": DATASOURCE_UID,
-                "model": {"refId": "A", "expr": rule.query.strip(), "instant": True},
+                "model": {"refId": "A", "expr": rule.query.strip(), "instant": True, "range": False},
             },
             {
                 "refId": "C",
