@@ -308,13 +308,20 @@ def grafana_rule(rule: Rule) -> dict:
                 "refId": "A",
                 "relativeTimeRange": {"from": 900, "to": 0},
                 "datasourceUid": DATASOURCE_UID,
-                "model": {"refId": "A", "expr": rule.query.strip(), "instant": True, "range": False},
+                "model": {
+                    "refId": "A",
+                    "datasource": {"type": "prometheus", "uid": DATASOURCE_UID},
+                    "expr": rule.query.strip(),
+                    "instant": True,
+                    "range": False,
+                },
             },
             {
                 "refId": "C",
                 "datasourceUid": "__expr__",
                 "model": {
                     "refId": "C",
+                    "datasource": {"type": "__expr__", "uid": "__expr__"},
                     "type": "threshold",
                     "expression": "A",
                     "conditions": [{"evaluator": {"type": GRAFANA_OPS[rule.op], "params": [rule.threshold]}}],
