@@ -263,6 +263,9 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     assert {dict(ls)["source"] for ls in alerts["VllmEngineRestarted"]} == {main}  # the late log's first start is no restart
     born = f'vllm_obs_errors_total{{source="{late}",kind="insufficient_kv_cache"}}'
     assert prometheus.value(f"min_over_time({born}[5m])") == 1, "the late log's counter should be born at 1"
+    (late_failure,) = (a for a in prometheus.alerts() if a["labels"]["alertname"] == "VllmEngineStartupFailed" and a["labels"]["source"] == late)
+    assert float(late_failure["value"]) == 1  # fired by the born-at-1 branch: the count itself, no increase
+    assert late_failure["annotations"]["description"] == "The engine failed to start: insufficient_kv_cache (1 in 10 minutes)."
     assert prometheus.value(f'vllm_obs_engine_starts_total{{source="{main}"}}') == 2
 
     # (e) A new start serves, then dies of CUDA OOM.
