@@ -13,6 +13,14 @@ Phases, in one run on one machine (machines here are noisy: compare within the r
    appears. Latency = that time minus the write time.
 
 Targets (issue 4): RSS below 60 MiB, p99 latency below 1 s, CPU below 25% of one core.
+
+    python benchmarks/bench_sidecar.py --backlog-mib 1024    # RSS on a 1 GB backlog, catch-up time
+    python benchmarks/bench_sidecar.py --backlog-mib 2048    # catch-up time on a 2 GB file
+
+Backlog (issue 11): the sidecar starts on a file of --backlog-mib MiB of the same lines; peak RSS
+is measured against the same sidecar on an empty file, and the catch-up time (start to /readyz
+200, when every line is in /metrics) against a plain read of the file counting its newlines.
+Target: peak RSS under 100 MiB.
 """
 
 from __future__ import annotations
@@ -77,7 +85,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60, help="load duration (default 60)")
     parser.add_argument("--idle-seconds", type=float, default=10, help="idle baseline duration (default 10)")
     parser.add_argument("--poll-ms", type=float, default=50, help="scrape interval of the latency poller (default 50)")
+    parser.add_argument("--backlog-mib", type=int, default=0, help="instead: start on a backlog of this many MiB (RSS, catch-up time)")
     args = parser.parse_args()
+    if args.backlog_mib:
+        return backlog(args.backlog_mib)
 
     workdir = Path(tempfile.mkdtemp(prefix="vo-bench-"))
     log = workdir / "vllm.log"
@@ -169,6 +180,84 @@ def main() -> int:
     ok = load_rss < 60 and p99 < 1.0 and load_cpu < 0.25 and missed == 0
     print("targets met" if ok else "targets NOT met")
     return 0 if ok else 1
+
+
+def start_sidecar(log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vllm_obs", "run", "--file", str(log), "--host", "127.0.0.1", "--port", str(port), "--stats-ttl", "600"],
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(url: str, timeout: float) -> float:
+    """Seconds until /readyz answers 200."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if urllib.request.urlopen(f"{url}/readyz", timeout=2).status == 200:
+                return time.monotonic() - t0
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"not ready within {timeout:.0f} s")
+
+
+def backlog(mib: int) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="vo-bench-"))
+    try:
+        empty, log = workdir / "empty.log", workdir / "backlog.log"
+        empty.write_text("")
+        lines = 0
+        with open(log, "w", buffering=1 << 20) as out:  # the load phase's lines, a stats line per 200
+            while out.tell() < mib << 20:
+                chunk = [ACCESS.format(a=i % 250, port=10000 + (lines + i) % 50000) for i in range(199)]
+                chunk.append(STATS.format(m=lines // 60 % 60, s=lines % 60, p=1000.0, g=3000.0, running=lines % 500, kv=50.0))
+                out.write("".join(chunk))
+                lines += 200
+        size = log.stat().st_size
+
+        proc, url = start_sidecar(empty)  # baseline: the same sidecar with nothing to read
+        try:
+            wait_ready(url, 60)
+            time.sleep(1)
+            baseline_rss = peak_rss_mib(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+        t0 = time.monotonic()  # baseline: a plain read of the file (page cache warm after writing)
+        newlines = 0
+        with open(log, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                newlines += block.count(b"\n")
+        scan_seconds = time.monotonic() - t0
+
+        proc, url = start_sidecar(log)
+        try:
+            catch_up = wait_ready(url, 3600)
+            rss = peak_rss_mib(proc.pid)
+            served = scrape_sum(f"{url}/metrics", b"vllm_obs_log_lines_total{")
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    print(f"backlog: {size / 2**20:,.0f} MiB, {lines:,} lines; lines counted at the first ready scrape: {served:,.0f}")
+    print(f"peak RSS on the backlog: {rss:.1f} MiB (empty file: {baseline_rss:.1f} MiB, ratio {rss / baseline_rss:.2f}; target < 100 MiB)")
+    print(f"catch-up time: {catch_up:.1f} s ({size / 2**20 / catch_up:,.0f} MiB/s, {lines / catch_up:,.0f} lines/s); "
+          f"plain read: {scan_seconds:.2f} s (catch-up / read {catch_up / scan_seconds:.0f}x)")
+    ok = rss < 100 and served == lines
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+def scrape_sum(url: str, prefix: bytes) -> float:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return sum(float(raw.rsplit(b" ", 1)[1]) for raw in response if raw.startswith(prefix))
 
 
 if __name__ == "__main__":

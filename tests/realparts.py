@@ -250,8 +250,8 @@ class Prometheus:
 class Sidecar:
     """`vllm-obs run` as a real process, scraped over HTTP."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None) -> None:
+        self.port = port or free_port()  # a restart keeps its port: Prometheus' target
         self.url = f"http://127.0.0.1:{self.port}"
         self.root = Path(tempfile.mkdtemp(prefix="vo-s"))
         self.log_path = self.root / "sidecar.log"
@@ -276,6 +276,12 @@ class Sidecar:
                 if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                     return sample.value
         return None
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as when a node or the OOM killer takes it."""
+        self.proc.kill()
+        self.proc.wait(10)
+        shutil.rmtree(self.root, ignore_errors=True)
 
     def close(self) -> int:
         _stop_process(self.proc)

@@ -21,8 +21,11 @@ block_sizes = st.sampled_from([8, 16, 32, 64])
 @settings(max_examples=60, deadline=None)
 @given(models, st.floats(24, 200), st.floats(0, 60), st.floats(0.3, 0.98), st.floats(0, 0.02))
 def test_capacity_monotone_in_memory_and_utilisation(spec, mem_gib, extra_gib, util, extra_util):
-    cfg = ServingConfig(max_model_len=4096, gpu_memory_utilization=util)
-    more_cfg = ServingConfig(max_model_len=4096, gpu_memory_utilization=min(util + extra_util, 1.0))
+    # The scheduler defaults are held fixed: vLLM's own tiers (70 and, since 0.28, 160 GiB) profile
+    # a larger batch on a larger card, which can cost more than the extra memory brings.
+    fixed = {"max_model_len": 4096, "max_num_batched_tokens": 8192, "max_num_seqs": 256}
+    cfg = ServingConfig(**fixed, gpu_memory_utilization=util)
+    more_cfg = ServingConfig(**fixed, gpu_memory_utilization=min(util + extra_util, 1.0))
     base = build_report(spec, custom_gpu(mem_gib), cfg)
     more_mem = build_report(spec, custom_gpu(mem_gib + extra_gib), cfg)
     more_util = build_report(spec, custom_gpu(mem_gib), more_cfg)

@@ -152,7 +152,8 @@ def _plots(start: dict, decode_ceiling) -> list[Plot]:
     ax.plot(x, series("generation_tps"), label="generation (decode)", color="tab:blue")
     ax.plot(x, series("prompt_tps"), label="prompt (prefill)", color="tab:green", alpha=0.7)
     if decode_ceiling is not None:
-        ceiling = [decode_ceiling(int(s["running"]), (s.get("gpu_kv_usage_pct") or 0) / 100) if s.get("running") else None for s in stats]
+        ceiling = [decode_ceiling(int(s["running"]), (s.get("gpu_kv_usage_pct") or 0) / 100, s.get("generation_tps"),
+                                  s.get("prompt_tps")) if s.get("running") else None for s in stats]
         ax.plot(x, ceiling, label="decode ceiling (roofline)", color="tab:blue", linestyle="--")
     ax.legend(fontsize=8, loc="upper left")
     note = "" if decode_ceiling is not None else (

@@ -34,7 +34,9 @@ def register(subparsers) -> None:
             "  vllm-obs run --kubernetes                        # node mode over /var/log/pods\n"
             "  docker logs -f vllm 2>&1 | vllm-obs run --stdin\n"
             "  VLLM_OBS_CONTAINER=vllm VLLM_OBS_PORT=9401 vllm-obs run --print-config\n\n"
-            "endpoints: /metrics (Prometheus text or OpenMetrics), /healthz"
+            "endpoints: /metrics (Prometheus text or OpenMetrics; 503 until every source has been\n"
+            "read to its end once, so a restart never shows Prometheus a counter reset),\n"
+            "/healthz (503 when a pipeline or source thread died), /readyz (200 once caught up)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
@@ -99,12 +101,17 @@ def run(args: argparse.Namespace) -> int:
     from prometheus_client import CollectorRegistry
 
     from vllm_obs.metrics.collector import StateCollector
+    from vllm_obs.live.health import Health
     from vllm_obs.live.pipeline import Pipeline
     from vllm_obs.live.sources.files import FileFollower
     from vllm_obs.live.sources.kubernetes import source_from_pod_log_path
     from vllm_obs.live.sources.stdin import StdinReader
     from vllm_obs.live.state import State
 
+    import logging
+
+    if not logging.getLogger().handlers:  # the sidecar's own log: stderr
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args)
     if getattr(args, "print_config", False):
         print(json.dumps(settings.model_dump(), indent=2))
@@ -117,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StateCollector(state))
     pipeline = Pipeline(state)
+    health = Health(pipeline)
     sources: list[Any] = []  # each has start() and stop()
     if settings.file:
         def file_source(path: str, patterns=tuple(settings.file)) -> str:
@@ -126,22 +134,30 @@ def run(args: argparse.Namespace) -> int:
                     return pattern
             return path
 
-        sources.append(FileFollower(list(settings.file), pipeline.lines, file_source, poll=settings.poll, on_reconnect=state.reconnected))
+        files = FileFollower(list(settings.file), pipeline.lines, file_source, poll=settings.poll, on_reconnect=state.reconnected,
+                             on_status=state.set_up, on_forget=state.forget, forget_after_seconds=settings.forget_after)
+        files.on_ready = health.add("files", files.alive)
+        sources.append(files)
     if settings.kubernetes:
-        sources.append(
-            FileFollower([settings.kubernetes_glob], pipeline.lines, source_from_pod_log_path, poll=settings.poll, on_reconnect=state.reconnected)
-        )
+        pods = FileFollower([settings.kubernetes_glob], pipeline.lines, source_from_pod_log_path, poll=settings.poll,
+                            on_reconnect=state.reconnected, on_status=state.set_up, on_forget=state.forget,
+                            forget_after_seconds=settings.forget_after)
+        pods.on_ready = health.add("kubernetes pod logs", pods.alive)
+        sources.append(pods)
     if settings.container or settings.label:
         from vllm_obs.live.sources.docker_logs import DockerFollower  # imports the docker SDK only when used
 
-        sources.append(DockerFollower(settings.container, settings.label, pipeline, state))
+        containers = DockerFollower(settings.container, settings.label, pipeline.lines, on_restart=pipeline.engine_restarted,
+                                    on_reconnect=state.reconnected, on_status=state.set_up)
+        containers.on_ready = health.add("docker", containers.alive)
+        sources.append(containers)
     if settings.stdin:
-        sources.append(StdinReader(pipeline.lines))
+        sources.append(StdinReader(pipeline.lines))  # a stream has no end to catch up to: ready
 
     from vllm_obs.live.server import MetricsServer
 
     try:
-        server = MetricsServer(settings.host, settings.port, registry, lambda: (True, "ok"))
+        server = MetricsServer(settings.host, settings.port, registry, health.healthy, health.ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     stop = threading.Event()

@@ -73,7 +73,8 @@ LIVE_STATS_FIELDS = tuple(f.name for f in fields(Stats) if f.name in ROW_FIELDS 
 # Engine labels beyond this many (a data-parallel fleet of 1,000, or junk) share "other".
 MAX_ENGINES = 64
 OTHER_ENGINE = "other"
-AGGREGATED_ENGINE = "all"  # "N Engines Aggregated:" lines: the sum over engines, not engine 0
+AGGREGATED_ENGINE = "all"
+_CHAINED_KINDS = frozenset({"engine_fatal", "worker_died"})  # "N Engines Aggregated:" lines: the sum over engines, not engine 0
 
 
 def _process_engine_hint(context: LineContext) -> str | None:
@@ -123,6 +124,7 @@ class Fold:
         self.totals = Totals()
         self.latest_stats: dict[str, LiveStats] = {}
         self._counted_current = False
+        self._last_fatal: tuple[object, ...] = ()
         self.engines: set[str] = set()  # engine labels seen in this start
 
     @property
@@ -353,6 +355,14 @@ class Fold:
             # "EngineDeadError") after vLLM's own "[shutdown]" lines: part of the stop.
             start.details["shutdown_tracebacks"] = start.details.get("shutdown_tracebacks", 0) + 1
             return
+        if record.error_kind in _CHAINED_KINDS:
+            # One traceback prints several fatal lines from one logger call (same process, same
+            # stamp): "AsyncLLM output_handler failed." then the EngineDeadError it ends with.
+            where = (record.error_kind, context.process, context.pid, context.outer_time or context.log_time)
+            chained = where == self._last_fatal and (context.pid is not None or where[3] is not None)
+            self._last_fatal = where
+            if chained:
+                return
         if start.add_error(record.error_kind, record.message, self._time(context)):
             key = (self._engine_label(context), record.error_kind)
             self.totals.errors[key] = self.totals.errors.get(key, 0) + 1

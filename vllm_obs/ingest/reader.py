@@ -104,7 +104,9 @@ def iter_line_batches(
                     end = chunk.find("\n")
                     if end < 0:
                         continue
-                    chunk = chunk[end + 1:]
+                    # Keep the newline: it ends the truncated line waiting in `carry`, which
+                    # must not be glued to the next line.
+                    chunk = chunk[end:]
                     skipping = False
                 lines = (carry + chunk).split("\n") if carry else chunk.split("\n")
                 carry = lines.pop()

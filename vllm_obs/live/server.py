@@ -1,5 +1,10 @@
-"""The sidecar's HTTP endpoint: /metrics (Prometheus text or OpenMetrics, as the scraper asks)
-and /healthz."""
+"""The sidecar's HTTP endpoint: /metrics (Prometheus text or OpenMetrics, as the scraper asks),
+/healthz and /readyz.
+
+Until `ready()` (every source read up to its end once) /metrics answers 503: a restarted sidecar
+catching up on its logs would otherwise show counters far below their last value, which
+Prometheus takes for a reset and counts twice. A failed scrape is recorded as `up 0`, nothing more.
+"""
 
 from __future__ import annotations
 
@@ -21,26 +26,41 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def make_app(registry: CollectorRegistry, healthy: Callable[[], tuple[bool, str]]):
+Check = Callable[[], tuple[bool, str]]
+
+
+def _always() -> tuple[bool, str]:
+    return True, "ok"
+
+
+def make_app(registry: CollectorRegistry, healthy: Check, ready: Check = _always):
     metrics = make_wsgi_app(registry)
+
+    def answer(start_response, check: Check):
+        ok, text = check()
+        start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+        return [text.encode() + b"\n"]
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "/")
         if path in ("/metrics", "/"):
+            ok, text = ready()
+            if not ok:
+                return answer(start_response, lambda: (False, text))
             return metrics(environ, start_response)
         if path == "/healthz":
-            ok, text = healthy()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
-            return [text.encode() + b"\n"]
+            return answer(start_response, healthy)
+        if path == "/readyz":
+            return answer(start_response, ready)
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
-        return [b"not found: try /metrics or /healthz\n"]
+        return [b"not found: try /metrics, /healthz or /readyz\n"]
 
     return app
 
 
 class MetricsServer:
-    def __init__(self, host: str, port: int, registry: CollectorRegistry, healthy: Callable[[], tuple[bool, str]]) -> None:
-        self._server = make_server(host, port, make_app(registry, healthy), _ThreadingServer, handler_class=_QuietHandler)
+    def __init__(self, host: str, port: int, registry: CollectorRegistry, healthy: Check, ready: Check = _always) -> None:
+        self._server = make_server(host, port, make_app(registry, healthy, ready), _ThreadingServer, handler_class=_QuietHandler)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, name="vllm-obs-http", daemon=True)
 

@@ -30,6 +30,7 @@ class RunSettings(BaseSettings):
     host: str = Field("0.0.0.0", description="address the /metrics server listens on", json_schema_extra={'group': 'serving'})
     port: int = Field(9400, ge=1, le=65535, description="port the /metrics server listens on", json_schema_extra={'group': 'serving'})
     stats_ttl: float = Field(60.0, gt=0, description="seconds after the last stats line before stats gauges are dropped (vLLM is quiet when idle)", json_schema_extra={'group': 'serving', 'metavar': 'SECONDS'})
+    forget_after: float = Field(300.0, gt=0, description="drop the series of a glob-matched file this long after it vanished (a --file path is never dropped)", json_schema_extra={'group': 'sources', 'metavar': 'SECONDS'})
     model: str | None = Field(None, description="model repo id or path for theory metrics (else from the log)", json_schema_extra={'group': 'theory'})
     model_config_file: str | None = Field(
         None,

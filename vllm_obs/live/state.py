@@ -1,7 +1,7 @@
 """The sidecar's state: one fold per followed source, plus what the sources say of themselves.
 
 One writer (the pipeline thread) calls `apply`, `add_http_counts`, `add_line_counts`,
-`set_status`...; scrapes call `snapshot`, which copies plain data under the lock. The state has
+`set_up`...; scrapes call `snapshot`, which copies plain data under the lock. The state has
 no rules of its own about records: engine starts, preemptions, failures and clean stops are the
 fold's (fold/fold.py); which metric shows what is the catalog's (metrics/catalog.py). It only
 adds time: stats older than `stats_ttl_seconds` are left out of scrapes (vLLM stops printing
@@ -30,7 +30,10 @@ TheoryProvider = Callable[[dict[str, Any]], "TheoryValues | None"]
 @dataclass
 class TheoryValues:
     values: dict[str, float]
-    decode_tokens_per_second: Callable[[int, float | None], float] | None = None  # (running, KV usage ratio)
+    # (running, KV usage ratio, observed generation and prompt tok/s): the ceiling for the running
+    # count the interval must have had; with an `estimate` method of the same arguments
+    # (live/theory_provider.py DecodeTheory).
+    decode_tokens_per_second: Callable[..., float] | None = None
 
 
 @dataclass
@@ -38,7 +41,8 @@ class SourceState:
     name: str
     fold: Fold
     up: bool = True
-    down_reason: str | None = None
+    down_reason: str | None = None  # the bounded label: missing, unreadable, vanished, ...
+    down_detail: str = ""  # the whole reason, for logs and tests
     reconnects: int = 0
     lines: dict[str, int] = field(default_factory=lambda: {"matched": 0, "unmatched": 0, "error": 0})
     last_line_at: float | None = None  # wall clock
@@ -54,6 +58,7 @@ class SourceSnapshot:
     model: str
     up: bool
     down_reason: str | None
+    down_detail: str
     reconnects: int
     lines: dict[str, int]
     last_line_at: float | None
@@ -69,6 +74,7 @@ class SourceSnapshot:
     http: dict[tuple[str, str, int], int]
     theory: dict[str, float]
     decode_ceilings: dict[str, float]  # engine label -> ceiling for its running batch
+    decode_estimates: dict[str, float]  # engine label -> estimate for its running count
 
 
 class State:
@@ -131,14 +137,14 @@ class State:
             if any(delta.values()):
                 source.last_line_at = self._wall()
 
-    def set_status(self, source_name: str, up: bool, reason: str | None = None) -> None:
+    def set_up(self, source_name: str, up: bool, reason: str = "") -> None:
+        """`reason` says why a source is down ("missing: ...", "unreadable: ...", "vanished: ...");
+        its first word becomes the bounded `reason` label, the whole text goes to the logs."""
         with self._lock:
             source = self._source(source_name)
             source.up = up
-            source.down_reason = None if up else (reason or "unreachable")
-
-    def set_up(self, source_name: str, up: bool) -> None:
-        self.set_status(source_name, up)
+            source.down_reason = None if up else (reason.split(":", 1)[0].strip().replace(" ", "_") or "unreachable")
+            source.down_detail = "" if up else reason
 
     def reconnected(self, source_name: str) -> None:
         with self._lock:
@@ -177,13 +183,19 @@ class State:
                     if now - live.at <= self.stats_ttl_seconds  # else idle: vLLM stopped printing stats
                 }
                 ceilings: dict[str, float] = {}
+                estimates: dict[str, float] = {}
                 decode = source.theory.decode_tokens_per_second if source.theory is not None else None
                 if decode is not None:
+                    estimate = getattr(decode, "estimate", None)
                     for engine, values in stats.items():
                         running = values.get("running")
-                        if running:  # a ceiling for the batch that is running now
+                        if running:  # a ceiling for the batch that ran in the interval
                             usage = values.get("gpu_kv_usage_pct")
-                            ceilings[engine] = decode(int(running), usage * 0.01 if usage is not None else None)
+                            args = (int(running), usage * 0.01 if usage is not None else None,
+                                    values.get("generation_tps"), values.get("prompt_tps"))
+                            ceilings[engine] = decode(*args)
+                            if estimate is not None:
+                                estimates[engine] = estimate(*args)
                 name = facts.get("served_model_name") or facts.get("model") or ""
                 model = name[0] if isinstance(name, list) and name else str(name or "")
                 has_engine = bool(facts or start.errors or start.stats_rows or fold.totals.stats_lines or start.stop_reason
@@ -195,6 +207,7 @@ class State:
                         model=model,
                         up=source.up,
                         down_reason=source.down_reason,
+                        down_detail=source.down_detail,
                         reconnects=source.reconnects,
                         lines=dict(source.lines),
                         last_line_at=source.last_line_at,
@@ -211,6 +224,7 @@ class State:
                         http=dict(totals.http),
                         theory=dict(source.theory.values) if source.theory is not None else {},
                         decode_ceilings=ceilings,
+                        decode_estimates=estimates,
                     )
                 )
         return out

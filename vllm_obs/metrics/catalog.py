@@ -125,8 +125,11 @@ METRICS: tuple[Metric, ...] = (
            theory="kv_cache_tokens"),
     Metric("vllm_obs_theoretical_max_concurrency_requests", "gauge", "requests", "Max concurrency at max_model_len from vLLM's block arithmetic.", group="theory",
            theory="max_concurrency"),
-    Metric("vllm_obs_theoretical_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Decode throughput ceiling (roofline) at the current running batch.", group="theory",
+    Metric("vllm_obs_theoretical_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Decode throughput ceiling (roofline) for the last stats interval: at the larger of its end running count and its average running (throughput / per-request rate), so the observed rate stays below it.", group="theory",
            theory="decode_ceiling"),
+    Metric("vllm_obs_estimated_generation_throughput_tokens_per_second", "gauge", "tokens_per_second", "Calibrated generation-throughput estimate (docs/theory.md) for the running count of the last stats line.", group="theory",
+           promql="vllm_obs_generation_throughput_tokens_per_second / vllm_obs_estimated_generation_throughput_tokens_per_second",
+           theory="decode_estimate"),
     Metric("vllm_obs_theoretical_prompt_throughput_tokens_per_second", "gauge", "tokens_per_second", "Prefill throughput ceiling (compute roofline).", group="theory",
            theory="prefill_tokens_per_second_ceiling"),
     # -- self -------------------------------------------------------------------------------------
@@ -162,8 +165,9 @@ class _Names:
 NAMES = _Names()
 FACT_METRICS = tuple(m for m in METRICS if m.fact)
 STAT_METRICS = tuple(m for m in METRICS if m.stat)
-THEORY_METRICS = tuple(m for m in METRICS if m.theory and m.theory != "decode_ceiling")
+THEORY_METRICS = tuple(m for m in METRICS if m.theory and not m.theory.startswith("decode_"))
 DECODE_CEILING = next(m for m in METRICS if m.theory == "decode_ceiling")
+DECODE_ESTIMATE = next(m for m in METRICS if m.theory == "decode_estimate")
 # The closed label sets: exported at 0 before the first event.
 ERROR_KINDS = ("insufficient_kv_cache", "no_kv_cache_memory", "cuda_oom", "engine_startup_failed", "engine_fatal", "worker_died", "preemption")
 HTTP_CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")

@@ -23,6 +23,7 @@ from vllm_obs.live.state import SourceSnapshot, State
 from vllm_obs.metrics.catalog import (
     BY_NAME,
     DECODE_CEILING,
+    DECODE_ESTIMATE,
     ERROR_KINDS,
     FACT_METRICS,
     HTTP_CODE_CLASSES,
@@ -126,6 +127,8 @@ def _source_samples(source: SourceSnapshot) -> Iterator[Sample]:
             yield metric.name, engine0, float(source.theory[metric.theory]) * metric.scale
     for engine, ceiling in source.decode_ceilings.items():
         yield DECODE_CEILING.name, {"source": name, "model": model, "engine": engine}, ceiling
+    for engine, estimate in source.decode_estimates.items():
+        yield DECODE_ESTIMATE.name, {"source": name, "model": model, "engine": engine}, estimate
     if source.facts or source.engine_state is not None:
         info = dict(engine0)
         for label, fact in _INFO_LABELS:

@@ -44,6 +44,7 @@ class LineParser:
         self.counts = {"matched": 0, "unmatched": 0, "error": 0}
         self._partial: list[str] = []
         self._partial_chars = 0
+        self._partial_overflow = False  # inside the tail of a partial line cut at MAX_PARTIAL_CHARS
         self._access_shapes: dict[tuple[str, str], tuple[str, str, int]] = {}
         # An engine config line that ended before its last key (a terminal hard-wrapped a
         # pasted log): following unprefixed lines are its continuation.
@@ -101,7 +102,7 @@ class LineParser:
                 run = 0
             cut = line.find(' - "')
             # Not while a cut engine config line waits: `feed` must see the next line.
-            if cut > 0 and not self._partial and self._cut_config is None:
+            if cut > 0 and not self._partial and self._cut_config is None and not self._partial_overflow:
                 start = line.rfind(" ", 0, cut) + 1
                 prefix, tail = line[:start], line[cut:]
                 shape = shapes.get((prefix, tail))
@@ -159,6 +160,11 @@ class LineParser:
             line = line[:MAX_LINE_CHARS]
         outer = unwrap_outer(line)
         text = outer.text
+        if self._partial_overflow:
+            # The rest of an over-long partial line already parsed (and counted) once.
+            if not outer.partial:
+                self._partial_overflow = False
+            return None
         if outer.partial:
             self._partial.append(text)
             self._partial_chars += len(text)
@@ -168,6 +174,7 @@ class LineParser:
             text = "".join(self._partial)
             self._partial.clear()
             self._partial_chars = 0
+            self._partial_overflow = True  # skip its remaining pieces up to the final one
             return self._parse_text(text[:MAX_LINE_CHARS], outer_time, stream)
         if self._partial:
             text = "".join(self._partial) + text

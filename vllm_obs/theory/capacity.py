@@ -9,8 +9,8 @@ Three eras of arithmetic matter for what vLLM prints:
 - "v1-legacy" (v1/core/kv_cache_utils.py in 0.8.5): blocks = budget // page // num_layers;
               tokens = blocks * block_size; concurrency = tokens / max_model_len.
 - "v1"        (0.27.1): concurrency = blocks / cdiv(max_model_len, block_size);
-              tokens = int(concurrency * max_model_len); the CUDA-graph estimate is subtracted
-              from the budget (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS, default on since 0.21).
+              tokens = int(concurrency * max_model_len). Whether the CUDA-graph estimate is
+              subtracted depends on the release and model runner (versions.py).
 The three give the same blocks for the same budget; they differ in concurrency and tokens only when
 max_model_len is not a multiple of block_size, and in the budget by the graph estimate.
 """
@@ -297,16 +297,8 @@ def weight_bytes(spec: ModelSpec, model_dtype_bytes: int, quant: Quantization | 
 
 
 # ---------------------------------------------------------------------------------------------
-# What vLLM profiles at start-up (estimated; the log's numbers win when there is a log)
+# The activation formula: the scale of overheads.py's range (the log's number wins)
 # ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RuntimeOverheads:
-    activation_peak_bytes: int
-    non_torch_bytes: int
-    cuda_graph_bytes: int          # subtracted from the KV budget only in V1 >= 0.21
-    sources: dict[str, str]
-
 
 def estimate_activation_peak_bytes(spec: ModelSpec, model_dtype_bytes: int, tp: int,
                                    max_num_batched_tokens: int, max_num_seqs: int) -> int:
@@ -316,8 +308,8 @@ def estimate_activation_peak_bytes(spec: ModelSpec, model_dtype_bytes: int, tp: 
     gate+up output (2 I/tp), the activation output (I/tp) and about 4 hidden-size buffers
     (residual, normed input, attention output, MLP output); MoE layers hold those for k experts of
     width I_e. The sampler then works on max_num_seqs rows of float32 logits over the vocabulary.
-    Calibration against logged peaks (docs/theory.md): within ~15 % for dense 8B models, off by up
-    to 2-3x for small models and MoE; pass the logged value when there is a log.
+    overheads.py turns it into a low / expected / high range per vLLM era, calibrated on logged
+    peaks (docs/theory.md 5.2); pass the logged value when there is a log.
     """
     h = spec.hidden_size
     if spec.is_moe:
@@ -330,31 +322,6 @@ def estimate_activation_peak_bytes(spec: ModelSpec, model_dtype_bytes: int, tp: 
     per_token = (3 * inter / tp + qkv / tp + 4 * h) * model_dtype_bytes
     sampler = max_num_seqs * spec.vocab_size * 4
     return int(max_num_batched_tokens * per_token + sampler)
-
-
-def default_scheduler_limits(total_memory_gib: float | None, gpu_name: str | None = None) -> tuple[int, int]:
-    """(max_num_batched_tokens, max_num_seqs) that `vllm serve` picks when not given
-    (engine/arg_utils.py _set_default_max_num_seqs_and_batched_tokens_args, 0.27.1): 8192 / 1024 on
-    cards with >= 70 GiB except A100, else 2048 / 256."""
-    big = total_memory_gib is not None and total_memory_gib >= 70
-    if big and "a100" not in (gpu_name or "").lower():
-        return 8192, 1024
-    return 2048, 256
-
-
-def estimate_non_torch_bytes(tp: int, pp: int) -> int:
-    """CUDA context growth, NCCL and custom all-reduce buffers: ~0.1 GiB alone, ~0.2 GiB with
-    TP/PP peers (logged: 0.03-0.16 GiB single GPU, 0.20 GiB at TP=4 in scenario 4)."""
-    return int((0.2 if tp * pp > 1 else 0.1) * GiB)
-
-
-def estimate_cuda_graph_bytes(spec: ModelSpec, arithmetic: str) -> int:
-    """CUDA-graph pool: ~15 MiB per layer for vLLM's default capture sizes (logged 0.54 GiB for
-    36-layer Qwen3-8B and 0.58 GiB for 36-layer Qwen3-4B). Only V1 >= 0.21 subtracts it from the
-    KV budget; elsewhere it comes out of the (1 - gpu_memory_utilization) headroom."""
-    if arithmetic != V1:
-        return 0
-    return int(spec.num_layers * 15 * (1 << 20))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,10 +15,13 @@ from typing import Any
 from . import capacity as cap
 from .catalog import UnknownModelError, resolve_model
 from .dtypes import DtypeError, GiB, guess_quantization_from_name
+from .estimate import generation_estimate, interval_running
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu, guess_gpu_from_total
 from .models import ModelConfigError
+from .overheads import graph_estimate_bytes
 from .report import CapacityReport, LayoutError, ServingConfig, build_report, roofline_for
 from .throughput import decode_step
+from .versions import VersionError, rules_for
 
 TOLERANCE = 0.05
 
@@ -44,12 +47,13 @@ def _pct(ratio: float | None) -> str:
     return f"{abs(diff):.0f}% {'above' if diff > 0 else 'below'} theory"
 
 
-def _resolve(summary: dict, model: str | None, model_config: str | None):
-    names = [model] if (model or model_config) else []
+def _resolve(summary: dict, model: str | None, model_config: str | None) -> tuple | None:
+    names: list[str | None] = [model] if (model or model_config) else []
     names += [summary.get("model")]
     served = summary.get("served_model_name")
     names += served if isinstance(served, list) else [served]
-    for name in [n for n in names if n] or [None]:
+    candidates: list[str | None] = [n for n in names if n]
+    for name in candidates or [None]:
         try:
             spec, where = resolve_model(name, model_config)
             return spec, name, where
@@ -104,12 +108,24 @@ def resolve_setup(summary: dict, *, model: str | None = None, model_config: str 
         if value is not None:
             fields[field] = value
             inputs[key] = {"value": value, "source": "log"}
+    # The release in the log decides the defaults (0.92 utilization since 0.20) and memory rules.
+    try:
+        applied = rules_for(fields.get("vllm_version"), "log")
+    except VersionError:
+        fields.pop("vllm_version", None)
+        applied = rules_for(None)
+        inputs["vllm_version"] = {"value": summary.get("vllm_version"), "source": "log (not a version: newest rules)"}
+    inputs["vllm_rules"] = {"value": applied.rules.label, "source": applied.describe()}
+    if fields.get("vllm_version"):
+        fields["sources"] = {"vllm_version": "log"}
     for key, default in (("tensor_parallel_size", 1), ("pipeline_parallel_size", 1),
                          ("max_model_len", spec.max_position_embeddings),
-                         ("gpu_memory_utilization", 0.9), ("block_size", cap.DEFAULT_BLOCK_SIZE),
+                         ("gpu_memory_utilization", applied.rules.default_gpu_memory_utilization),
+                         ("block_size", applied.rules.default_block_size),
                          ("kv_cache_dtype", "auto"), ("dtype", "auto")):
         if key not in inputs:
-            inputs[key] = {"value": default, "source": "default"}
+            inputs[key] = {"value": default, "source": f"default of vLLM {applied.rules.label}"
+                           if key in ("gpu_memory_utilization", "block_size") else "default"}
     if summary.get("max_concurrency_tokens_per_request") and "max_model_len" not in fields:
         fields["max_model_len"] = int(summary["max_concurrency_tokens_per_request"])
         inputs["max_model_len"] = {"value": fields["max_model_len"], "source": "log (concurrency line)"}
@@ -147,8 +163,9 @@ def theory_for_summary(summary: dict, *, model: str | None = None, model_config:
     try:
         predicted = build_report(spec, gpu_spec, ServingConfig(**fields)) if gpu_spec.total_memory_gib else None
         as_logged = build_report(spec, gpu_spec, ServingConfig(
-            **fields, kv_cache_memory_gib=logged_budget,
-            sources={"kv_cache_memory_gib": "log"} if logged_budget is not None else {}))
+            **{k: v for k, v in fields.items() if k != "sources"}, kv_cache_memory_gib=logged_budget,
+            sources={**fields.get("sources", {}),
+                     **({"kv_cache_memory_gib": "log"} if logged_budget is not None else {})}))
     except (LayoutError, DtypeError, ValueError):
         return None
 
@@ -188,13 +205,21 @@ def theory_for_summary(summary: dict, *, model: str | None = None, model_config:
                              f"stored as assumed (dtype {base.model_dtype}, quantization "
                              f"{base.quantization or 'none'}) or holds extra tensors"))
     if predicted is not None:
+        rng = predicted.kv_capacity_range
+        budget_range = ((rng["low"]["kv_cache_memory_gib"], rng["high"]["kv_cache_memory_gib"]) if rng else None)
         compare("kv_cache_memory_gib", logged_budget, predicted.kv_cache_memory_gib_per_gpu,
-                lambda r, o, t: _budget_explanation(r, o, t, predicted, logged))
+                lambda r, o, t: None if budget_range and o > 0 and budget_range[0] - 0.005 <= o <= budget_range[1] + 0.005
+                else _budget_explanation(r, o, t, predicted, logged))
+        if budget_range and "kv_cache_memory_gib" in observed_vs:
+            entry = observed_vs["kv_cache_memory_gib"]
+            entry["range"] = list(budget_range)
+            entry["inside_range"] = budget_range[0] - 0.005 <= entry["observed"] <= budget_range[1] + 0.005
+            entry["dominant_term"] = rng["dominant_term"] if rng else None
         for key, label in (("activation_peak_gib", "activation peak"), ("non_torch_memory_gib", "non-torch memory"),
                            ("cuda_graph_gib", "CUDA graph memory")):
             theory_v = getattr(predicted, key)
             if key == "cuda_graph_gib" and theory_v == 0:
-                theory_v = cap.estimate_cuda_graph_bytes(spec, cap.V1) / GiB
+                theory_v = graph_estimate_bytes(spec.num_layers) / GiB  # captured, though not subtracted
             compare(key, logged[key], theory_v,
                     lambda r, o, t, label=label: (f"{label} {_pct(r)} ({o:.2f} vs {t:.2f} GiB, an estimate: "
                                                   "the logged value is the one that counts)")
@@ -233,7 +258,8 @@ def _theory_weights(spec, gpu_spec, fields) -> float:
 def _predicted(r: CapacityReport) -> dict[str, Any]:
     keys = ("usable_memory_gib_per_gpu", "model_weights_gib_per_gpu", "activation_peak_gib",
             "non_torch_memory_gib", "cuda_graph_gib", "kv_cache_memory_gib_per_gpu", "gpu_blocks",
-            "kv_cache_tokens", "max_concurrency", "kv_cache_gib_needed_for_max_model_len", "fits")
+            "kv_cache_tokens", "max_concurrency", "kv_cache_gib_needed_for_max_model_len", "fits",
+            "kv_capacity_range", "vllm_rules")
     return {k: getattr(r, k) for k in keys}
 
 
@@ -246,8 +272,9 @@ def _budget_explanation(ratio: float | None, observed: float, theory: float, pre
             ("activation_peak_gib", "activation peak", predicted.activation_peak_gib),
             ("non_torch_memory_gib", "non-torch memory", predicted.non_torch_memory_gib),
             ("cuda_graph_gib", "CUDA graphs", predicted.cuda_graph_gib)):
-        if logged.get(key) is not None:
-            deltas.append((logged[key] - theory_v, label))
+        logged_v = logged.get(key)
+        if logged_v is not None:
+            deltas.append((logged_v - theory_v, label))
     head = (f"KV capacity {_pct(ratio)} ({observed:.2f} vs {theory:.2f} GiB)" if ratio is not None
             else f"KV budget {observed:.2f} GiB where theory expects {theory:.2f} GiB")
     if gap > 0:
@@ -263,14 +290,32 @@ def _budget_explanation(ratio: float | None, observed: float, theory: float, pre
             "than estimated, or a higher --gpu-memory-utilization than assumed)")
 
 
+def interval_throughput(r_in, generation_tps: float, prompt_tps: float | None, running_end: int,
+                        context_tokens: int, upper: int) -> dict[str, Any]:
+    """The ceiling for what one stats interval could reach (estimate.interval_running) and the
+    estimate for the line's own running count beside it."""
+    ratio_pg = (prompt_tps or 0.0) / generation_tps if generation_tps > 0 else 0.0
+    n, basis, avg = interval_running(r_in, generation_tps, context_tokens, running_end, ratio_pg, upper)
+    ceiling = decode_step(r_in, n, context_tokens).tokens_per_second
+    estimate = generation_estimate(r_in, running_end, context_tokens, ratio_pg)
+    return {"ceiling": round(ceiling, 1), "ceiling_running": round(n, 1), "ceiling_running_basis": basis,
+            "estimate": round(estimate, 1), "estimate_running": running_end,
+            "average_running_inferred": round(avg, 1) if avg is not None else None,
+            "average_running_basis": "throughput / per-request rate of the estimate" if avg is not None
+            else "not inferable (above the estimate at the largest batch)",
+            "efficiency_ratio": _ratio(generation_tps, ceiling)}
+
+
 def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base: CapacityReport,
                 observed_vs: dict, explanations: list[str]) -> None:
-    """Best observed generation rate vs the decode ceiling at the same number of running requests
-    and the context they held (KV usage % x KV tokens / running, when the stats line gives it)."""
+    """The best observed generation rate per request beside the ceiling and the estimate for that interval
+    (context from KV usage x KV tokens / running, when the stats line gives it)."""
     r_in = roofline_for(spec, gpu_spec, cfg)
     stats = [s for s in summary.get("stats") or [] if s.get("generation_tps") and s.get("running")]
     if not stats or r_in is None:
         return
+    # The best rate per running request (analysis.add_theory passes only that line): the interval
+    # most likely to have had more requests than its end count, which the ceiling allows for.
     best = max(stats, key=lambda s: s["generation_tps"] / max(s["running"], 1))
     running = int(best["running"])
     ctx = base.decode_context_tokens
@@ -279,18 +324,23 @@ def _throughput(summary: dict, spec, gpu_spec: GpuSpec, cfg: ServingConfig, base
         est = int(best["gpu_kv_usage_pct"] / 100 * base.kv_cache_tokens / running)
         if est > 0:
             ctx, ctx_source = est, "from KV usage"
-    value = round(decode_step(r_in, running, ctx).tokens_per_second, 1)
-    r = _ratio(best["generation_tps"], value)
+    upper = base.max_num_seqs
+    if base.gpu_blocks:
+        upper = max(1, min(upper, int(cap.max_concurrency(base.gpu_blocks, ctx, base.block_size))))
+    it = interval_throughput(r_in, best["generation_tps"], best.get("prompt_tps"), running, ctx, upper)
+    r = it["efficiency_ratio"]
     observed_vs["generation_tokens_per_second"] = {
-        "observed": best["generation_tps"], "theory": value, "ratio": r, "running": running,
-        "context_tokens": ctx, "context_source": ctx_source, "theory_is": "roofline ceiling"}
+        "observed": best["generation_tps"], "theory": it["ceiling"], "ratio": r, "running": running,
+        "context_tokens": ctx, "context_source": ctx_source, "theory_is": "roofline ceiling",
+        "estimate": it["estimate"], "observed_vs_estimate": _ratio(best["generation_tps"], it["estimate"]),
+        **{k: it[k] for k in ("ceiling_running", "ceiling_running_basis", "estimate_running",
+                              "average_running_inferred", "average_running_basis")}}
     if r is not None and r > 1 + TOLERANCE:
         explanations.append(
-            f"generation {best['generation_tps']:,.0f} tok/s at {running} running is above the roofline ceiling "
-            f"({value:,.0f}): the stats interval saw more requests than the final running count, or the GPU "
-            "or model is not the one assumed")
+            f"generation {best['generation_tps']:,.0f} tok/s is above the roofline ceiling even at "
+            f"{it['ceiling_running']} running ({it['ceiling']:,.0f}): the GPU or model is not the one assumed")
     elif r is not None and r < 1 - TOLERANCE:
         explanations.append(
             f"generation {best['generation_tps']:,.0f} tok/s at {running} running is {r:.0%} of the roofline "
-            f"ceiling ({value:,.0f} tok/s at {ctx:,} tokens of context): a ceiling, not a forecast; "
-            "prefill steps, scheduling and kernels take the rest")
+            f"ceiling ({it['ceiling']:,.0f} tok/s at {ctx:,} tokens of context; {it['ceiling_running_basis']}); "
+            f"the estimate for this interval is {it['estimate']:,.0f} tok/s")

@@ -80,7 +80,7 @@ def roofline_inputs(spec: ModelSpec, params: ParamBreakdown, weights_per_gpu_byt
     )
 
 
-def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: int) -> float:
+def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: float) -> float:
     """Distinct experts a layer reads for `tokens` tokens under uniform routing:
     E * (1 - (1 - k/E)^tokens). One token reads k; a big batch reads them all."""
     if num_experts <= 0:
@@ -88,7 +88,7 @@ def expected_experts_touched(num_experts: int, experts_per_token: int, tokens: i
     return num_experts * (1 - (1 - experts_per_token / num_experts) ** tokens)
 
 
-def weight_bytes_read(r: RooflineInputs, tokens: int) -> float:
+def weight_bytes_read(r: RooflineInputs, tokens: float) -> float:
     if r.experts_per_layer <= 0:
         return r.weights_per_gpu_bytes
     frac = expected_experts_touched(r.experts_per_layer, r.experts_per_token, tokens) / r.experts_per_layer
@@ -97,7 +97,7 @@ def weight_bytes_read(r: RooflineInputs, tokens: int) -> float:
 
 @dataclass(frozen=True)
 class StepCeiling:
-    batch: int
+    batch: float        # requests (an interval's average may be fractional)
     seconds: float
     tokens_per_second: float
     bound: str          # "memory" | "compute"
@@ -105,7 +105,7 @@ class StepCeiling:
     compute_seconds: float
 
 
-def decode_step(r: RooflineInputs, batch: int, context_tokens: int) -> StepCeiling:
+def decode_step(r: RooflineInputs, batch: float, context_tokens: int) -> StepCeiling:
     """One decode step of `batch` requests each holding `context_tokens` of KV."""
     ctx = r.effective_context(context_tokens)
     read = weight_bytes_read(r, batch) + batch * ctx * r.kv_bytes_per_token_per_gpu

@@ -16,17 +16,20 @@ the parser prefers to vLLM's yearless one.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import docker
 from docker.errors import DockerException, NotFound
 from requests.exceptions import RequestException
 
-from vllm_obs.live.pipeline import Pipeline
 from vllm_obs.ingest.lines import LineSplitter
-from vllm_obs.live.state import State
+
+log = logging.getLogger(__name__)
 
 BACKOFF_START_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
@@ -56,11 +59,24 @@ def _started_at(container) -> float | None:
 
 
 class DockerFollower:
-    def __init__(self, names: list[str], labels: list[str], pipeline: Pipeline, state: State, client_factory=docker.from_env) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        labels: list[str],
+        emit: Callable[[str, list[str]], None],
+        on_restart: Callable[[str], None] = lambda source: None,
+        on_reconnect: Callable[[str], None] = lambda source: None,
+        on_status: Callable[[str, bool, str], None] = lambda source, up, reason: None,
+        client_factory: Callable[[], Any] = docker.from_env,
+        on_ready: Callable[[], None] = lambda: None,
+    ) -> None:
+        # The same callbacks as every source (live/sources/__init__.py).
         self.names = {n.lstrip("/") for n in names}
         self.labels = list(labels)
-        self.pipeline = pipeline
-        self.state = state
+        self.emit = emit
+        self.on_restart = on_restart
+        self.on_reconnect = on_reconnect
+        self.on_status = on_status
         self.client_factory = client_factory
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -71,6 +87,29 @@ class DockerFollower:
         self._thread = threading.Thread(target=self._supervise, name="vllm-obs-docker", daemon=True)
         self._client = None
         self._events = None
+        # Readiness: called once the first connection's running containers were read to their end
+        # (or the daemon could not be reached at all: there is nothing to wait for).
+        self.on_ready = on_ready
+        # What readiness waits for: None (the first listing), then the ids of the containers whose
+        # initial read is still running; None once ready was called.
+        self._initial: set[str | None] | None = {None}
+        self._ready_lock = threading.Lock()  # not _lock: _attach holds that while joining a thread
+        self.failure: str | None = None
+
+    def alive(self) -> tuple[bool, str]:
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
+            return False, f"docker supervisor thread died: {self.failure or 'unknown reason'}"
+        return True, "ok"
+
+    def _initial_done(self, cid: str | None) -> None:
+        with self._ready_lock:
+            if self._initial is None:
+                return
+            self._initial.discard(cid)
+            if self._initial:
+                return
+            self._initial = None
+        self.on_ready()
 
     def start(self) -> None:
         self._thread.start()
@@ -115,8 +154,17 @@ class DockerFollower:
     # -- supervision --------------------------------------------------------------------------------
 
     def _supervise(self) -> None:
+        try:
+            self._supervise_loop()
+        except BaseException as exc:  # noqa: BLE001 - recorded for /healthz, then re-raised
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("docker supervisor stopped")
+            raise
+
+    def _supervise_loop(self) -> None:
         backoff = BACKOFF_START_SECONDS
         connected_before = False
+        first = True
         while not self._stop.is_set():
             try:
                 client = self.client_factory()
@@ -125,25 +173,39 @@ class DockerFollower:
                 # Subscribe first, then list: a start between the two is not missed.
                 self._events = client.events(decode=True, filters={"type": "container"}, since=int(time.time()))
                 if connected_before:
+                    log.info("docker: reconnected to the daemon")
                     for source in set(self._known.values()):
-                        self.state.reconnected(source)
+                        self.on_reconnect(source)
                 connected_before = True
-                for container in self._targets(client):
+                targets = self._targets(client)
+                running = [c for c in targets if c.status == "running"]
+                if first:
+                    with self._ready_lock:
+                        if self._initial is not None:
+                            self._initial |= {c.id for c in running}
+                for container in targets:
                     if container.status == "running":
-                        self._attach(container, since=self._last_line_at.get(container.id))
+                        self._attach(container, since=self._last_line_at.get(container.id), initial=first)
                     else:
-                        self.state.set_up(container.name, False)
+                        self.on_status(container.name, False, f"container {container.status}")
+                if first:
+                    first = False
+                    self._initial_done(None)
                 backoff = BACKOFF_START_SECONDS
                 for event in self._events:
                     if self._stop.is_set():
                         break
                     self._on_event(client, event)
-            except (DockerException, RequestException, OSError, ValueError):
-                pass
+            except (DockerException, RequestException, OSError, ValueError) as exc:
+                if not self._stop.is_set():
+                    log.warning("docker: daemon unreachable or stream ended (%s); retrying in %.1f s", exc, backoff)
             if self._stop.is_set():
                 break
+            if first:  # never connected: nothing to catch up on, do not hold /metrics back
+                first = False
+                self._initial_done(None)
             for source in set(self._known.values()) | self.names:
-                self.state.set_up(source, False)
+                self.on_status(source, False, "docker daemon unreachable")
             self._stop.wait(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX_SECONDS)
 
@@ -168,17 +230,17 @@ class DockerFollower:
             # The same container restarted: read only the new run (its log keeps the old one).
             # Resume just after the last line read: Docker stamps a run's first lines slightly
             # before the StartedAt it reports, so StartedAt would lose them.
-            self.pipeline.engine_restarted(source)
+            self.on_restart(source)
             since = self._last_line_at.get(cid) or _started_at(container)
             self._attach(container, since=since, restart=True)
         elif source in self._known.values():
             # Re-created under the same name: a new container, read from its beginning.
-            self.pipeline.engine_restarted(source)
+            self.on_restart(source)
             self._attach(container, since=None)
         else:
             self._attach(container, since=None)
 
-    def _attach(self, container, since: float | None, restart: bool = False) -> None:
+    def _attach(self, container, since: float | None, restart: bool = False, initial: bool = False) -> None:
         with self._lock:
             running = self._streams.get(container.id)
             if running is not None and running.is_alive():
@@ -189,31 +251,53 @@ class DockerFollower:
                 running.join(10)
             self._known[container.id] = container.name
             self._runs[container.id] = _run_started(container)
-            thread = threading.Thread(target=self._follow, args=(container, since), name=f"vllm-obs-docker-{container.name}", daemon=True)
+            thread = threading.Thread(target=self._follow, args=(container, since, initial), name=f"vllm-obs-docker-{container.name}", daemon=True)
             self._streams[container.id] = thread
-        self.state.set_up(container.name, True)
+        self.on_status(container.name, True, "")
+        log.info("docker: attached to container %s (%s)", container.name, container.short_id)
         thread.start()
 
-    def _follow(self, container, since: float | None) -> None:
-        source = container.name
-        splitter = LineSplitter()
-        kwargs = {"stream": True, "follow": True, "timestamps": True}
+    def _read_existing(self, container, since: float | None, splitter: LineSplitter) -> float | None:
+        """The initial read: the log up to now (not followed), so readiness knows its end."""
+        kwargs: dict[str, Any] = {"stream": True, "follow": False, "timestamps": True}
         if since:
             kwargs["since"] = since
+        for chunk in container.logs(**kwargs):
+            if self._stop.is_set():
+                break
+            self._emit(container, splitter.feed(chunk))
+        return self._last_line_at.get(container.id, since)
+
+    def _emit(self, container, lines: list[str]) -> None:
+        if not lines:
+            return
+        last = rfc3339_to_unix(lines[-1].split(" ", 1)[0])
+        if last is not None:  # resume just after it if the daemon goes away
+            self._last_line_at[container.id] = last + 1e-6
+        self.emit(container.name, lines)
+
+    def _follow(self, container, since: float | None, initial: bool = False) -> None:
+        source = container.name
+        splitter = LineSplitter()
         try:
+            if initial:
+                try:
+                    since = self._read_existing(container, since, splitter)
+                    # A piece without its newline will be sent again by the follow from `since`.
+                    splitter = LineSplitter()
+                finally:
+                    self._initial_done(container.id)
+            kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
+            if since:
+                kwargs["since"] = since
             for chunk in container.logs(**kwargs):
                 if self._stop.is_set():
                     break
-                lines = splitter.feed(chunk)
-                if not lines:
-                    continue
-                last = rfc3339_to_unix(lines[-1].split(" ", 1)[0])
-                if last is not None:  # resume just after it if the daemon goes away
-                    self._last_line_at[container.id] = last + 1e-6
-                self.pipeline.lines(source, lines)
-            self.pipeline.lines(source, splitter.flush())
-        except (DockerException, RequestException, OSError, ValueError):
-            pass
+                self._emit(container, splitter.feed(chunk))
+            self.emit(source, splitter.flush())
+        except (DockerException, RequestException, OSError, ValueError) as exc:
+            log.info("docker: log stream of %s ended (%s)", source, exc)
         finally:
             # The stream ends when the container stops; a `start` event re-attaches.
-            self.state.set_up(source, False)
+            log.info("docker: detached from container %s", source)
+            self.on_status(source, False, "container stopped")
