@@ -169,7 +169,7 @@ CASES = [
     # A container stopped: fine after a clean shutdown, down when the engine was still serving (killed).
     (
         "VllmObsSourceDown",
-        {'vllm_obs_source_up{source="s"}': "0x10", 'vllm_obs_source_down_reason{source="s",reason="stopped"}': "1x10", **states(stopped="1x10")},
+        {'vllm_obs_source_up{source="s"}': "0x10", 'vllm_obs_source_down_reason{source="s",reason="container_exited"}': "1x10", **states(stopped="1x10")},
         "3m",
         False,
         None,

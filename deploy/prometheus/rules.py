@@ -47,6 +47,9 @@ STARTUP_KINDS = "insufficient_kv_cache|no_kv_cache_memory|engine_startup_failed"
 FATAL_KINDS = "engine_fatal|worker_died"
 # The labels vllm_obs_engine_info has beyond its source's and the model: left out of the join.
 INFO_ONLY = ", ".join(label for label in BY_NAME["vllm_obs_engine_info"].labels if label not in ("source", "model"))
+# Down reasons that say a container is not running (the catalog's "stopped"; the Docker source
+# writes container_<status>, e.g. container_stopped, container_exited).
+NOT_RUNNING = "stopped|container_.*"
 # Silence (seconds) after which a serving engine's log counts as lost.
 NO_LINES_SECONDS = 1800
 
@@ -215,13 +218,15 @@ RULES: tuple[Rule, ...] = (
         "VllmObsSourceDown", "vllm-obs-exporter",
         "(vllm_obs_source_up * ignoring (reason) group_left (reason) vllm_obs_source_down_reason or ignoring (reason) vllm_obs_source_up)\n"
         '  unless ignoring (reason)'
-        ' (vllm_obs_source_down_reason{reason="stopped"} and ignoring (reason, state) vllm_obs_engine_state{state="stopped"} == 1)',
+        f' (vllm_obs_source_down_reason{{reason=~"{NOT_RUNNING}"}} and ignoring (reason, state) vllm_obs_engine_state{{state="stopped"}} == 1)',
         "<", 1, "warning",
         "vllm-obs cannot follow {{ $labels.source }} ({{ $labels.reason }})",
-        "The source has been down for 2 minutes: {{ $labels.reason }} (missing, unreadable, vanished, daemon_unreachable, "
-        "stopped). A container that stopped after vLLM logged a clean shutdown is not down.",
+        "The source has been down for 2 minutes: {{ $labels.reason }} (a file missing, unreadable or vanished; a container "
+        "not running, container_<status>; docker_daemon_unreachable). A container that stopped after vLLM logged a clean "
+        "shutdown is not down.",
         "missing / vanished: check the path or container name (docker ps -a); unreadable: the sidecar's user cannot read "
-        "the file (permissions, fsGroup); daemon_unreachable: the Docker socket. The sidecar retries by itself and counts "
+        "the file (permissions, fsGroup; the sidecar's log names the problem); container_<status>: docker ps -a, docker logs; "
+        "docker_daemon_unreachable: the Docker socket. The sidecar retries by itself and counts "
         "vllm_obs_source_reconnects_total.\n",
         for_="2m",
     ),
