@@ -5,7 +5,8 @@ The output is *constructed*: every line uses the exact format string, file name 
 of the named vLLM release (checked against docs: /work/shared/vllm-log-formats.md and the
 release wheels), but the values (pids, timings, throughputs, client ports) are synthetic. They
 are internally consistent: blocks x block_size = tokens, concurrency = tokens / max_model_len,
-generation throughput = running x per-request decode rate, one access line per finished request.
+generation throughput = running x per-request decode rate (from the GPU's bandwidth and peak, under
+the roofline ceiling vllm-obs's theory gives), one access line per finished request.
 
 Eras (``--era``), each one vLLM release's formats:
 
@@ -135,8 +136,8 @@ class Deployment:
     swap_gib: float = 4.0
     max_num_seqs: int = 256
     prefix_caching: bool = False
-    decode_rate: float = 150.0  # tokens/s of one request alone (single-stream decode)
-    decode_knee: float = 100.0  # running requests at which per-request speed halves
+    bandwidth_gb_s: float = 3350.0  # the card's memory bandwidth (datasheet), for the decode speed
+    tflops: float = 989.0  # its dense FP16/BF16 tensor peak
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -178,7 +179,7 @@ LLAMA3_8B_A100 = Deployment(
     arch="LlamaForCausalLM", dtype="bfloat16", max_model_len=8192, tp=1, gpu="NVIDIA A100-SXM4-80GB",
     total_gib=79.15, util=0.90, layers=32, kv_heads=8, head_dim=128, weights_gib=14.9595,
     non_torch_gib=0.31, activation_gib=1.46, graph_gib=0.0, graph_secs=7, load_secs=0,
-    shards=4, decode_rate=95.0, decode_knee=80.0)
+    shards=4, bandwidth_gb_s=2039.0, tflops=312.0)
 
 LLAMA31_8B_H100 = Deployment(
     model="meta-llama/Llama-3.1-8B-Instruct", served_name="llama-3.1-8b-instruct",
@@ -192,14 +193,14 @@ QWEN25_14B_L40S = Deployment(
     dtype="bfloat16", max_model_len=8192, tp=1, gpu="NVIDIA L40S", total_gib=44.39, util=0.92,
     layers=48, kv_heads=8, head_dim=128, weights_gib=27.5185, non_torch_gib=0.22,
     activation_gib=1.92, graph_gib=0.61, graph_secs=14, load_secs=9.71, shards=8,
-    decode_rate=38.0, decode_knee=60.0)
+    bandwidth_gb_s=864.0, tflops=362.0)
 
 QWEN25_32B_2xA100 = Deployment(
     model="Qwen/Qwen2.5-32B-Instruct", served_name="qwen2.5-32b-instruct", arch="Qwen2ForCausalLM",
     dtype="bfloat16", max_model_len=32768, tp=2, gpu="NVIDIA A100-SXM4-80GB", total_gib=79.15,
     util=0.90, layers=64, kv_heads=8, head_dim=128, weights_gib=30.5235, non_torch_gib=0.58,
     activation_gib=2.37, graph_gib=0.89, graph_secs=21, load_secs=12.34, shards=17,
-    prefix_caching=True, decode_rate=42.0, decode_knee=90.0)
+    prefix_caching=True, bandwidth_gb_s=2039.0, tflops=312.0)
 
 QWEN3_8B_H100 = Deployment(
     model="Qwen/Qwen3-8B", served_name="qwen3-8b", arch="Qwen3ForCausalLM", dtype="bfloat16",
@@ -326,6 +327,26 @@ class Tick:
     completions: int = 0
 
 
+# Decode speed from the hardware, so that the logs respect physics: a decode step reads this
+# rank's weights and every running request's KV cache (memory-bound) or does 2 FLOPs per
+# parameter per token (compute-bound), at efficiencies below the ones vllm-obs's theory assumes
+# (bandwidth 0.8, matmul the card's measured fraction, 0.8-0.87 here), plus a scheduling pause:
+# every stats line stays under the roofline ceiling `vllm-obs plan` gives for its model and GPU
+# (tests/test_constructed_physics.py checks it).
+BANDWIDTH_EFFICIENCY = 0.6
+MATMUL_EFFICIENCY = 0.45
+STEP_OVERHEAD_SECONDS = 0.002
+
+
+def decode_rate(dep: "Deployment", running: float, context_tokens: float) -> float:
+    """Tokens/s of each of `running` requests holding `context_tokens` of KV each."""
+    weights_bytes = dep.weights_gib * GIB
+    read_bytes = weights_bytes + running * context_tokens * dep.kv_bytes_per_token
+    memory_seconds = read_bytes / (dep.bandwidth_gb_s * 1e9 * BANDWIDTH_EFFICIENCY)
+    compute_seconds = 2 * (weights_bytes / 2) * running / (dep.tflops * 1e12 * MATMUL_EFFICIENCY)  # bf16: 2 bytes a parameter
+    return 1.0 / (max(memory_seconds, compute_seconds) + STEP_OVERHEAD_SECONDS)
+
+
 def demand_shape(f: float) -> float:
     """Offered concurrency as a fraction of the peak, by progress f (0..1) through the run:
     ramp up, plateau (KV cache saturated, queue growing), drain."""
@@ -358,15 +379,16 @@ class LoadModel:
         if running == 0:
             self._carry = 0.0
             return Tick(hit_rate=self._last_hit)  # the hit rate is over recent requests: it stays
-        rate = self.dep.decode_rate / (1 + running / self.dep.decode_knee)
-        gen_tps = running * rate * rng.uniform(0.96, 1.04)
+        kv = min(0.998, running * self.ctx / self.dep.kv_tokens * rng.uniform(0.97, 1.02))
+        if running >= self.cap * 0.96:
+            kv = max(kv, rng.uniform(0.925, 0.992))  # the scheduler packs the cache full
+        # The speed of the batch as it is: the context each request holds is what the KV usage says.
+        rate = decode_rate(self.dep, running, kv * self.dep.kv_tokens / running)
+        gen_tps = running * rate * rng.uniform(0.94, 1.0)
         done_f = gen_tps * dt / self.work.gen_avg + self._carry
         done = int(done_f)
         self._carry = done_f - done
         self._served += done
-        kv = min(0.998, running * self.ctx / self.dep.kv_tokens * rng.uniform(0.97, 1.02))
-        if running >= self.cap * 0.96:
-            kv = max(kv, rng.uniform(0.925, 0.992))  # the scheduler packs the cache full
         preempt = 0
         if kv > 0.92 and waiting > 0:
             preempt = int(rng.expovariate(1.0) * running * (kv - 0.9) * 0.6)
@@ -1632,7 +1654,7 @@ def busy_workload(dep: Deployment, work: Workload, dt: float, per_tick: float = 
     for _ in range(20):
         ctx = work.prompt_avg + gen / 2
         cap = min(dep.max_num_seqs, dep.kv_tokens * 0.985 / ctx)
-        rate = dep.decode_rate / (1 + cap / dep.decode_knee)
+        rate = decode_rate(dep, cap, ctx)
         gen = max(16.0, cap * rate * dt / per_tick)
     return replace(work, gen_avg=gen)
 
@@ -1645,7 +1667,7 @@ def expected_lines_per_tick(srv: Server, shape: float) -> float:
         dt = era.idle_stats_interval or era.stats_interval
         return (1 if era.idle_stats_interval else 0) + dt / 15 + dt / srv.health_every
     dt = era.stats_interval
-    done = running * dep.decode_rate / (1 + running / dep.decode_knee) * dt / load.work.gen_avg
+    done = running * decode_rate(dep, running, load.ctx) * dt / load.work.gen_avg
     per_request = 3 if srv.log_requests else 1
     stats = 2 if isinstance(era, V0Era) and era.prefix_line else 1
     return done * per_request + stats + dt / 15 + dt / srv.health_every

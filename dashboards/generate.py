@@ -22,6 +22,18 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 SEL = 'source=~"$source", model=~"$model", engine=~"$engine"'  # one engine's series
 SRC = 'source=~"$source"'
 ON = "on (source, model, engine)"
+# vLLM's own /metrics, where Prometheus scrapes vLLM too: the scrape's relabel rule (deploy/compose/
+# prometheus.yml, deploy/kubernetes/monitors.yaml) gives its series the sidecar's `source` and
+# `model` (from vLLM's `model_name`), so one selection shows both. vLLM's `engine` is its
+# data-parallel index, not selected here. Names as vLLM 0.26 exports them (v1/metrics/loggers.py).
+VSEL = 'source=~"$source", model=~"$model"'
+VLLM_METRICS = (
+    "vllm:num_preemptions_total",
+    "vllm:time_to_first_token_seconds_bucket",
+    "vllm:inter_token_latency_seconds_bucket",  # V1 0.10.2+
+    "vllm:time_per_output_token_seconds_bucket",  # its name up to 0.11.2 (removed 0.15.0)
+)
+NOT_SCRAPED = "no data: Prometheus does not scrape vLLM's /metrics (see deploy/compose/prometheus.yml)"
 
 
 def variables(with_engine: bool = True) -> list[dict]:
@@ -95,6 +107,8 @@ def panel(kind: str, title: str, targets: list[dict], unit: str = "short", descr
         defaults["min"] = options.pop("min")
     if "max" in options:
         defaults["max"] = options.pop("max")
+    if "no_value" in options:
+        defaults["noValue"] = options.pop("no_value")  # an empty panel says why
     return {
         "type": kind,
         "title": title,
@@ -252,9 +266,29 @@ def load() -> dict:
     lay.add(panel("timeseries", "Prefix cache hit ratio", [target(f"vllm_obs_prefix_cache_hit_ratio{{{SEL}}}", "{{source}}")], "percentunit", min=0, max=1), 6, 7)
     lay.add(panel("timeseries", "CPU swap KV usage (V0)", [target(f"vllm_obs_cpu_kv_cache_usage_ratio{{{SEL}}}", "{{source}}")], "percentunit", min=0, max=1), 6, 7)
     lay.row("Events")
-    lay.add(panel("timeseries", "Preemptions per minute", [target(f"rate(vllm_obs_preemptions_total{{{SEL}}}[$__rate_interval]) * 60", "{{source}}")]), 8, 7)
+    lay.add(panel("timeseries", "Preemptions per minute: the log and vLLM's counter", [
+        target(f"rate(vllm_obs_preemptions_total{{{SEL}}}[$__rate_interval]) * 60", "log {{source}}"),
+        target(f"sum by (source, model) (rate(vllm:num_preemptions_total{{{VSEL}}}[$__rate_interval])) * 60", "vLLM /metrics {{source}}"),
+    ], "short", "From the log (V0's warnings, V1's stats lines) and, where Prometheus scrapes vLLM, vllm:num_preemptions_total: "
+       "V1 before 0.11 prints no preemption in its log, the counter still counts them."), 8, 7)
     lay.add(panel("timeseries", "Errors per minute by kind", [target(f"sum by (source, kind) (rate(vllm_obs_errors_total{{{SEL}}}[$__rate_interval])) * 60", "{{kind}} {{source}}")]), 8, 7)
     lay.add(panel("timeseries", "HTTP requests per second by status", [target(f"sum by (status) (rate(vllm_obs_http_requests_total{{{SRC}}}[$__rate_interval]))", "{{status}}")], "reqps"), 8, 7)
+    lay.row("Latency from vLLM's own /metrics (where Prometheus scrapes vLLM)")
+    for title, buckets, description in (
+        ("Time to first token", "rate(vllm:time_to_first_token_seconds_bucket{%s}[$__rate_interval])" % VSEL,
+         "vllm:time_to_first_token_seconds: queueing and prefill as the client sees it; the log has no per-request latency."),
+        ("Inter-token latency", "(rate(vllm:inter_token_latency_seconds_bucket{%s}[$__rate_interval]) or rate(vllm:time_per_output_token_seconds_bucket{%s}[$__rate_interval]))" % (VSEL, VSEL),
+         "vllm:inter_token_latency_seconds (vllm:time_per_output_token_seconds before 0.10.2): the time between two tokens of a "
+         "request; compare with the decode ceiling (1 / per-request tokens/s) on the throughput panels."),
+    ):
+        lay.add(
+            panel("timeseries", f"{title} (p50, p90, p99)", [
+                target(f"histogram_quantile({q}, sum by (le, source, model) ({buckets}))", f"p{round(q * 100)} {{{{source}}}}")
+                for q in (0.5, 0.9, 0.99)
+            ], "s", description, panel_options={}, no_value=NOT_SCRAPED),
+            12,
+            7,
+        )
     return dashboard("vllm-obs-load", "vLLM load (vllm-obs)", "Throughput against the theoretical ceiling, queues, KV cache usage, preemptions, errors, HTTP statuses.", lay)
 
 

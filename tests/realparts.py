@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tarfile
@@ -154,13 +155,25 @@ class Dockerd:
 class Prometheus:
     """A Prometheus server on loopback scraping the given targets every second."""
 
-    def __init__(self, targets: list[str], rule_files: list[str] | None = None, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        targets: list[str],
+        rule_files: list[str] | None = None,
+        extra_args: list[str] | None = None,
+        scrape_configs: list[dict] | None = None,
+        scrape: dict | None = None,
+    ) -> None:
+        """`scrape`: more keys for the sidecar's scrape config (scheme, tls_config, basic_auth...);
+        `scrape_configs`: more scrape jobs."""
         self.root = Path(tempfile.mkdtemp(prefix="vo-p"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "scrape_configs": [{"job_name": "vllm-obs", "static_configs": [{"targets": targets}]}],
+            "scrape_configs": [
+                {"job_name": "vllm-obs", "static_configs": [{"targets": targets}], **(scrape or {})},
+                *(scrape_configs or []),
+            ],
         }
         if rule_files:
             config["rule_files"] = rule_files
@@ -250,9 +263,11 @@ class Prometheus:
 class Sidecar:
     """`vllm-obs run` as a real process, scraped over HTTP."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None) -> None:
-        self.port = port or free_port()  # a restart keeps its port: Prometheus' target
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, *args: str, env: dict[str, str] | None = None, port: int | None = None, tls: ssl.SSLContext | None = None) -> None:
+        """`port`: a restart keeps its port (Prometheus' target); `tls`: the client context to reach
+        a sidecar started with a TLS web config."""
+        self.port = port or free_port()
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.root = Path(tempfile.mkdtemp(prefix="vo-s"))
         self.log_path = self.root / "sidecar.log"
         self.proc = subprocess.Popen(
@@ -261,7 +276,7 @@ class Sidecar:
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )
-        wait_for(lambda: urllib.request.urlopen(f"{self.url}/healthz", timeout=2).status == 200, 30, "the sidecar to serve")
+        wait_for(lambda: urllib.request.urlopen(f"{self.url}/healthz", timeout=2, context=tls).status == 200, 30, "the sidecar to serve")
 
     def metrics(self) -> str:
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:

@@ -86,11 +86,12 @@ def test_empty_file_and_binary_junk(tmp_path: Path) -> None:
     junk = tmp_path / "junk.log"
     junk.write_bytes(bytes(range(256)) * 100 + b"\xff\xfe\n" * 10 + b"x" * 10_000_000)
     result = run("analyze", str(empty), str(junk), "--format", "json")
-    assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
-    assert summary["stats"] == [] and summary["errors"] == [] and summary["details"]["lines"]["error"] == 0
-    # 100 newlines inside range(256) x 100, 10 more, and the final 10 MB line without one.
-    assert summary["details"]["lines"]["unmatched"] == 111
+    # No vLLM line: exit 1, one line, no (empty) summary. The lines were all read: 100 newlines
+    # inside range(256) x 100, 10 more, and the final 10 MB line without one.
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode() == (
+        f"vllm-obs analyze: no vLLM log lines in 2 inputs ({empty}, {junk}) (111 lines read): is this a vLLM server log?\n"
+    )
 
 
 def test_parse_prints_jsonl_with_context() -> None:

@@ -4,7 +4,11 @@ rules equal to deploy/prometheus/alerts.yml."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,26 +32,51 @@ def k8s_docs(name: str) -> list[dict]:
     return [d for d in yaml.safe_load_all((DEPLOY / "kubernetes" / name).read_text()) if d]
 
 
+def compose_default(value: str) -> str:
+    """A compose value with its ${VAR:-default} references at their defaults."""
+    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
+
+
 def test_compose_stack() -> None:
     compose = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"vllm", "vllm-obs", "prometheus", "grafana"}
+    assert set(services) == {"vllm", "docker-proxy", "vllm-obs", "prometheus", "grafana"}
     gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert services["vllm"]["image"].startswith("vllm/vllm-openai:")
     sidecar = services["vllm-obs"]
     assert (COMPOSE_DIR / sidecar["build"]["context"] / sidecar["build"]["dockerfile"]).exists()
     run_args_ok(sidecar["command"])
-    assert "/var/run/docker.sock:/var/run/docker.sock:ro" in sidecar["volumes"]
-    assert "9400:9400" in sidecar["ports"]
     # The sidecar selects the vLLM container by a label vLLM actually carries.
     label = sidecar["command"][sidecar["command"].index("--label") + 1]
     key, value = label.split("=")
     assert services["vllm"]["labels"][key] == value
-    for service in ("prometheus", "grafana"):
+    for service in ("prometheus", "grafana", "docker-proxy"):
         for volume in services[service]["volumes"]:
-            host = volume.split(":")[0]
-            assert (COMPOSE_DIR / host).exists(), f"{service} mounts a missing {host}"
+            host = compose_default(volume).split(":")[0]
+            assert host.startswith("/var/run/") or (COMPOSE_DIR / host).exists(), f"{service} mounts a missing {host}"
+    # Published on loopback by default (PUBLISH_ADDRESS opens them up).
+    for service in ("vllm-obs", "prometheus", "grafana"):
+        for port in services[service]["ports"]:
+            assert compose_default(port).startswith("127.0.0.1:"), f"{service} publishes {port} beyond loopback"
+    assert compose_default(sidecar["ports"][0]) == "127.0.0.1:9400:9400"
+
+
+def test_compose_only_the_proxy_holds_the_docker_socket() -> None:
+    services = yaml.safe_load((COMPOSE_DIR / "docker-compose.yml").read_text())["services"]
+    holders = [name for name, service in services.items() if any("docker.sock" in v for v in service.get("volumes", []))]
+    assert holders == ["docker-proxy"]
+    proxy, sidecar = services["docker-proxy"], services["vllm-obs"]
+    env = dict(item.split("=", 1) for item in proxy["environment"])
+    socket_mount = compose_default(next(v for v in proxy["volumes"] if "docker.sock" in v))
+    assert socket_mount == f"/var/run/docker.sock:{env['DOCKER_SOCKET']}"
+    config = next(v for v in proxy["volumes"] if v.endswith("haproxy.cfg:ro"))
+    assert (COMPOSE_DIR / config.split(":")[0]).resolve() == (COMPOSE_DIR / "docker-socket-proxy.cfg").resolve()
+    sidecar_env = dict(item.split("=", 1) for item in sidecar["environment"])
+    assert sidecar_env["DOCKER_HOST"] == f"tcp://docker-proxy:{env['PROXY_BIND'].rsplit(':', 1)[1]}"
+    assert "ports" not in proxy  # the read-only API stays on the compose network
+    for service in (proxy, sidecar):
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"] and "no-new-privileges:true" in service["security_opt"]
 
 
 def test_compose_prometheus_scrapes_the_sidecar_and_loads_the_rules() -> None:
@@ -95,7 +124,42 @@ def test_kubernetes_sidecar_containers(name: str) -> None:
         for mount in container["volumeMounts"]:
             assert mount["readOnly"] is True
             assert volumes[mount["name"]]["hostPath"]["path"] == mount["mountPath"] == "/var/log/pods"
-        assert container["securityContext"]["runAsNonRoot"] is True
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True and security["runAsUser"] != 0
+        assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False
+        assert security["capabilities"] == {"drop": ["ALL"]}
+        assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+        # Pod logs are root:root 0640: group 0 lets the non-root sidecar read them.
+        assert 0 in pod["securityContext"]["supplementalGroups"]
+
+
+def test_the_kubernetes_user_and_groups_read_a_root_owned_0640_pod_log(tmp_path: Path) -> None:
+    """The manifest's uid, gid and supplementary groups, applied to a real process reading a
+    pod log as the container runtime writes it (root:root 0640); without group 0 it cannot."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create root-owned files and switch users")
+    (daemonset,) = k8s_docs("daemonset.yaml")
+    pod = daemonset["spec"]["template"]["spec"]
+    security = next(c for c in pod["containers"] if c["name"] == "vllm-obs")["securityContext"]
+    # Outside tmp_path: pytest's directories are 0700 root, which the sidecar user cannot enter.
+    logs = Path(tempfile.mkdtemp(prefix="vo-pods-", dir="/tmp"))
+    try:
+        pod_dir = logs / "default_vllm-0_0c5e2c58" / "vllm"
+        pod_dir.mkdir(parents=True)
+        for directory in (logs, pod_dir.parent, pod_dir):
+            directory.chmod(0o755)  # as the kubelet makes them
+        log = pod_dir / "0.log"
+        log.write_text("2025-11-21T16:40:05.123456789Z stdout F INFO 11-21 16:40:05 [loggers.py:271] Engine 000: Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 0.0 tokens/s, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%, Prefix cache hit rate: 0.0%\n")
+        os.chown(log, 0, 0)
+        log.chmod(0o640)
+        read = ["/bin/cat", str(log)]  # not this Python: it may live under root's 0700 home
+        user = {"user": security["runAsUser"], "group": security["runAsGroup"]}
+        allowed = subprocess.run(read, capture_output=True, text=True, extra_groups=pod["securityContext"]["supplementalGroups"], **user)
+        assert allowed.returncode == 0 and "Engine 000" in allowed.stdout
+        denied = subprocess.run(read, capture_output=True, text=True, extra_groups=[], **user)
+        assert denied.returncode == 1 and "Permission denied" in denied.stderr
+    finally:
+        shutil.rmtree(logs)
 
 
 def test_kubernetes_monitors_and_rules() -> None:

@@ -66,7 +66,7 @@ def test_follow_restart_and_daemon_outage(dockerd: Dockerd, log_dir: Path) -> No
     sidecar = Sidecar("--container", "vllm-a", env={"DOCKER_HOST": dockerd.url})
     try:
         source = {"source": "vllm-a"}
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2481, 60, "the whole log to be read")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2501, 60, "the whole log to be read")
         assert sidecar.value("vllm_obs_kv_cache_capacity_tokens", **source) == 395712
         assert sidecar.value("vllm_obs_model_weights_bytes", **source) == 15.27 * 2**30
         assert sidecar.value("vllm_obs_max_concurrency_requests", **source) == 48.3
@@ -100,11 +100,11 @@ def test_label_selection_and_recreation(dockerd: Dockerd, log_dir: Path) -> None
     sidecar = Sidecar("--label", "app=vllm-test", env={"DOCKER_HOST": dockerd.url})
     try:
         source = {"source": "vllm-b"}
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2481, 60, "vllm-b to be read")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2501, 60, "vllm-b to be read")
         # Re-created under the same name: a new container, read from its beginning.
         first.remove(force=True)
         _run_container(dockerd, log_dir, "vllm-b")
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2 * 2481, 60, "the new vllm-b to be read")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2 * 2501, 60, "the new vllm-b to be read")
         assert sidecar.value("vllm_obs_engine_starts_total", **source) == 2
     finally:
         sidecar.close()

@@ -107,7 +107,7 @@ def test_a_clean_stop_then_a_second_start_gives_the_second_starts_facts_and_no_e
     assert summary["errors"] == []  # a shutdown and its traceback are a stop, not a failure
     start1, start2 = summary["starts"]
     assert start1["state"] == "stopped" and start1["stop_reason"] and start1["stopped_at"].startswith("2026-12-01T08:26:57")
-    assert start2["state"] == "serving" and "stop_reason" not in start2
+    assert start2["state"] == "stopped" and start2["stop_reason"] == "signal SIGTERM"  # 060 was stopped too
     assert start1["vllm_version"] == "0.26.0" and start2["vllm_version"] == "0.27.1"
 
 

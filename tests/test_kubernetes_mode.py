@@ -39,12 +39,12 @@ def test_node_mode_follows_cri_files_with_partials_and_restarts(tmp_path: Path) 
     sidecar = Sidecar("--kubernetes", "--kubernetes-glob", str(tmp_path / "pods" / "*" / "*" / "*.log"))
     try:
         source = {"source": "llm/vllm-0/vllm"}
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2481, 30, "the CRI log")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2501, 30, "the CRI log")
         assert sidecar.value("vllm_obs_kv_cache_capacity_tokens", **source) == 395712
         assert sidecar.value("vllm_obs_model_weights_bytes", **source) == 15.27 * 2**30
         # The kubelet starts 1.log when the container restarts: same source, a new engine start.
         (container_dir / "1.log").write_text(cri(lines, day=22))
         wait_for(lambda: sidecar.value("vllm_obs_engine_starts_total", **source) == 2, 30, "the restart")
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2 * 2481, 30, "the second file")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2 * 2501, 30, "the second file")
     finally:
         sidecar.close()

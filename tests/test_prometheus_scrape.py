@@ -32,7 +32,7 @@ def test_promql_returns_the_log_values(sidecar) -> None:
         # The first scrape comes a few seconds after start.
         wait_for(lambda: prometheus.value('up{job="vllm-obs"}') == 1, 30, "the first scrape")
         sel = f'{{source="{source}"}}'
-        wait_for(lambda: prometheus.value(f'vllm_obs_log_lines_total{{source="{source}",result="matched"}}') == 2481, 30, "all lines")
+        wait_for(lambda: prometheus.value(f'vllm_obs_log_lines_total{{source="{source}",result="matched"}}') == 2501, 30, "all lines")
         assert prometheus.value(f"vllm_obs_kv_cache_capacity_tokens{sel}") == 395712
         assert prometheus.value(f"vllm_obs_max_concurrency_requests{sel}") == 48.3
         assert prometheus.value(f"vllm_obs_model_weights_bytes{sel} / 2^30") == pytest.approx(15.27)

@@ -172,3 +172,68 @@ def test_one_megabyte_lines_of_fragments_stay_linear(fragments: list[str], head:
     # quadratic behaviour would give 4x. And bounded against a plain pass over the same text.
     assert t_big <= 3.0 * t_small + 0.02, (unit[:80], t_small, t_big)
     assert t_big <= 1000 * scan + 0.05, (unit[:80], t_big, scan)
+
+
+# Every example line of the table, cut into its ", " and " " pieces: the fragments a hostile or
+# broken writer would repeat. With the anchors above they cover every pattern's fixed text.
+EXAMPLE_PIECES = sorted(
+    {piece + sep for p in PATTERNS for line in p.examples for sep in (", ", " ") for piece in line.split(sep)[:40] if 0 < len(piece) <= 120}
+)
+
+
+def _time_plain(line: str) -> float:
+    """A plain scan measured in the same run: what splitting the line on ", " costs."""
+    start = time.perf_counter()
+    line.split(", ")
+    return time.perf_counter() - start
+
+
+def test_every_pattern_repeated_to_one_megabyte_stays_within_a_plain_scan_budget() -> None:
+    # Each example line with its middle piece repeated to ~1 MB (the shape of issue 11's
+    # quadratic stats line: "Waiting: 0 reqs " glued and repeated), and the line repeated whole.
+    worst = (0.0, "")
+    for pattern in PATTERNS:
+        for example in pattern.examples:
+            cut = len(example) // 2
+            piece = example[cut - 8:cut + 8] or example
+            lines = (example[:cut] + piece * (1_000_000 // len(piece)) + example[cut:], (example + ", ") * (1_000_000 // (len(example) + 2)))
+            for line in lines:
+                parse = min(_time_parse(line) for _ in range(2))
+                plain = min(_time_plain(line) for _ in range(3))
+                worst = max(worst, (parse / max(plain, 1e-4), f"{pattern.name}: {piece!r}"))
+    # A linear parser costs a bounded multiple of one pass (the worst here, the engine config's
+    # dozen key searches, ~150x); quadratic work on 1 MB costs 10^4 x and more.
+    assert worst[0] <= 500, worst
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.sampled_from(EXAMPLE_PIECES), min_size=1, max_size=5), st.sampled_from(["", "Engine 000: Avg prompt throughput: 1.0 tokens/s, Running: 1 reqs, ", "(EngineCore pid=1) INFO 06-03 02:01:19 [x.py:1] "]))
+def test_one_megabyte_lines_of_example_pieces_stay_linear(fragments: list[str], head: str) -> None:
+    unit = "".join(fragments)
+    small = head + unit * (500_000 // len(unit))
+    big = head + unit * (1_000_000 // len(unit))
+    t_small = min(_time_parse(small) for _ in range(3))
+    t_big = min(_time_parse(big) for _ in range(3))
+    plain = min(_time_plain(big) for _ in range(3))
+    assert t_big <= 3.0 * t_small + 0.02, (unit[:80], t_small, t_big)
+    assert t_big <= 500 * max(plain, 1e-4), (unit[:80], t_big, plain)
+
+
+def test_the_glued_waiting_part_repeated_is_linear() -> None:
+    # Issue 11's measured case: quadratic time and memory (34.5 s at 640 KB, 24 GB at 1 MiB).
+    head = "(APIServer pid=1) INFO 06-03 02:01:19 [loggers.py:1] Avg prompt throughput: 1.0 tokens/s, Running: 1 reqs, "
+    line = head + "Waiting: 0 reqs " * (1_048_576 // 16)
+    assert _time_parse(line) <= 500 * max(_time_plain(line), 1e-4)
+    (record,) = parse_one(line)
+    assert (record.running, record.waiting) == (1, 0)
+
+
+def test_a_negative_or_signed_stats_figure_is_an_unknown_part_not_a_value() -> None:
+    # Counters never decrease on input: "Preemptions: -3" is not a value vLLM prints.
+    (record,) = parse_one(
+        "(APIServer pid=1) INFO 06-03 02:01:19 [loggers.py:1] Engine 000: Avg prompt throughput: 1.0 tokens/s, "
+        "Avg generation throughput: 2.0 tokens/s, Running: -3 reqs, Waiting: +4 reqs, Preemptions: -3, GPU KV cache usage: -5.0%, Prefix cache hit rate: 1e3%"
+    )
+    assert (record.running, record.waiting, record.preemptions, record.gpu_kv_usage_pct, record.prefix_cache_hit_pct) == (None, None, None, None, None)
+    assert record.unknown_parts == ("Running", "Waiting", "Preemptions", "GPU KV cache usage", "Prefix cache hit rate")
+    assert (record.prompt_tps, record.generation_tps) == (1.0, 2.0)

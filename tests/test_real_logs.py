@@ -26,6 +26,10 @@ def test_real_log_gives_its_labelled_fields(expected_path: Path) -> None:
     expected = _expected(expected_path)
     summary, problems = analyze_paths([str(expected_path.parent / "input.log")])
     assert problems == []
+    # "errors_absent": kinds the log must not give (a clean stop is not a failure).
+    absent = set(expected.pop("errors_absent", ()))
+    given = [e["kind"] for e in summary.get("errors", [])]
+    assert absent.isdisjoint(given), f"errors: {given}"
     for key, value in expected.items():
         assert summary.get(key) == value, f"{key}: expected {value!r}, got {summary.get(key)!r}"
     # Nothing under a contract name that the labels say vLLM did not print; `stats` and `errors`

@@ -117,3 +117,16 @@ def test_a_failure_echoed_by_every_rank_counts_once() -> None:
     assert value(scrape(state), "vllm_obs_errors_total", source="tp", kind="cuda_oom") == 1
     # The sidecar's fold keeps no error list: memory does not grow with the warnings.
     assert state._sources["tp"].fold.current.errors == []
+
+
+def test_a_clean_stop_traceback_is_not_an_error_and_a_crash_after_a_stop_sequence_is() -> None:
+    # The real 0.26.0 stop sequence (case 073) followed by the shutdown traceback vLLM can print.
+    real = (SAMPLES / "073-realgpu-h200-v0260-autofit-full-length-fits" / "input.log").read_text().splitlines()
+    traceback = "(APIServer pid=711) ERROR 12-01 08:26:57 [async_llm.py:480] AsyncLLM output_handler failed."
+    state = State()
+    feed(state, "stop", real[:-4] + [traceback])
+    assert value(scrape(state), "vllm_obs_errors_total", source="stop", kind="engine_fatal") in (None, 0)
+    # The same traceback without a shutdown sequence before it is a crash.
+    crash = State()
+    feed(crash, "crash", [line for line in real if "[shutdown]" not in line and "Shutting down" not in line and "shutdown" not in line] + [traceback])
+    assert value(scrape(crash), "vllm_obs_errors_total", source="crash", kind="engine_fatal") == 1

@@ -7,7 +7,7 @@ rounded budget allows, and derived figures are compared at vLLM's printed precis
 import pytest
 
 from vllm_obs.theory import capacity as cap
-from vllm_obs.theory.catalog import resolve_model
+from vllm_obs.theory.model_catalog import resolve_model
 from vllm_obs.theory.dtypes import GiB, resolve_quantization
 
 QWEN3_4B = resolve_model("Qwen/Qwen3-4B")[0]

@@ -77,7 +77,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from vllm_obs.theory import find_gpu, resolve_model  # noqa: E402
 from vllm_obs.theory.estimate import generation_estimate, interval_running  # noqa: E402
-from vllm_obs.theory.report import ServingConfig, roofline_for  # noqa: E402
+from vllm_obs.theory.sizing import ServingConfig, roofline_for  # noqa: E402
 from vllm_obs.theory.throughput import decode_step  # noqa: E402
 
 

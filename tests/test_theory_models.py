@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from vllm_obs.theory.catalog import UnknownModelError, find_entry, load_catalog, resolve_model, suggest
+from vllm_obs.theory.model_catalog import UnknownModelError, find_entry, load_catalog, resolve_model, suggest
 from vllm_obs.theory.models import ModelConfigError, ModelSpec, parameter_breakdown
 
 CATALOG = load_catalog()

@@ -4,11 +4,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vllm_obs.theory import capacity as cap
-from vllm_obs.theory.catalog import load_catalog, resolve_model
+from vllm_obs.theory.model_catalog import load_catalog, resolve_model
 from vllm_obs.theory.dtypes import GiB
 from vllm_obs.theory.gpus import custom_gpu, find_gpu
 from vllm_obs.theory.models import ModelSpec, parameter_breakdown
-from vllm_obs.theory.report import ServingConfig, build_report
+from vllm_obs.theory.sizing import ServingConfig, build_report
 from vllm_obs.theory.throughput import decode_step, roofline_inputs
 
 SPECS = [ModelSpec.from_hf_config(e.config, name=e.repos[0]) for e in load_catalog().values()]

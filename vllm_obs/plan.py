@@ -10,11 +10,11 @@ import argparse
 import json
 import sys
 
-from vllm_obs.theory.catalog import UnknownModelError, resolve_model
+from vllm_obs.theory.model_catalog import UnknownModelError, resolve_model
 from vllm_obs.theory.dtypes import DtypeError, guess_quantization_from_name
 from vllm_obs.theory.gpus import UnknownGpuError, custom_gpu, find_gpu
 from vllm_obs.theory.models import ModelConfigError
-from vllm_obs.theory.report import CapacityReport, LayoutError, ServingConfig, build_report
+from vllm_obs.theory.sizing import CapacityReport, LayoutError, ServingConfig, build_report
 from vllm_obs.theory.versions import VersionError, engine_problem, rules_for
 
 

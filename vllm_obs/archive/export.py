@@ -52,7 +52,8 @@ def export_openmetrics(
     theory_provider: TheoryProvider | None = None,
     progress: Any = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last}, input problems)."""
+    """Write OpenMetrics to `out`; returns ({samples, scrapes, first, last, lines}, input problems);
+    `lines` counts the lines read by result (matched, unmatched, error)."""
     clock = LogClock()
     state = State(stats_ttl_seconds=stats_ttl_seconds, theory_provider=theory_provider, monotonic=clock, wall=clock)
     spool = FamilySpool()
@@ -63,11 +64,16 @@ def export_openmetrics(
     first: float | None = None
     last: float | None = None
     problems: list[str] = []
+    lines: dict[str, int] = {}
+    # State changed since the last scrape (a batch's line counts arrive after its records, so a
+    # scrape due inside the last batch can miss them).
+    dirty = False
 
     def scrape_at(moment: float) -> None:
-        nonlocal last_scrape, scrapes
+        nonlocal last_scrape, scrapes, dirty
         if last_scrape is not None and moment <= last_scrape:
             return  # one sample per series and timestamp
+        dirty = False
         saved = clock.now
         clock.now = moment  # staleness is judged at the scrape's time
         stamp = f" {moment:.3f}\n"
@@ -117,13 +123,20 @@ def export_openmetrics(
             state.add_http_counts(self.source, counts)  # at the time of the last dated line
 
         def line_counts(self, delta: dict[str, int]) -> None:
+            nonlocal dirty
             state.add_line_counts(self.source, delta)
+            for key, count in delta.items():
+                lines[key] = lines.get(key, 0) + count
+            dirty = True
 
     try:
         problems = read_paths(paths, Sink, progress)
         if clock.now is not None:
             scrape_until(clock.now + interval_seconds)  # the last state, up to one interval after the last line
-        spool.finish(out)
+            if dirty and last_scrape is not None:
+                scrape_at(max(clock.now, last_scrape) + interval_seconds)
+        if first is not None:  # nothing dated: no file that looks like an (empty) backfill
+            spool.finish(out)
     finally:
         spool.close()
-    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last}, problems
+    return {"samples": spool.samples, "scrapes": scrapes, "first": first, "last": last, "lines": lines}, problems

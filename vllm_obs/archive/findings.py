@@ -130,6 +130,9 @@ def findings(summary: dict) -> list[str]:
     if server_errors:
         out.append(f"{server_errors:,} of {total:,} HTTP requests ({server_errors / total:.1%}) failed with a 5xx status.")
 
-    if not out:
+    lines = details.get("lines") or {}
+    if not out and not (lines.get("matched") or lines.get("error")):
+        out.append("No vLLM log lines in the input: nothing to say about it.")
+    elif not out:
         out.append("Nothing unusual: no failures, preemptions or KV cache saturation in the log.")
     return out

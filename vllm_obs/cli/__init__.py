@@ -1,8 +1,8 @@
 """The `vllm-obs` command line: one sub-command per `*_command` module in this package.
 
 Each command module exposes `register(subparsers)`, which adds its parser and sets
-`func(args) -> int` as the handler. Exit codes: 0 ok, 1 "does not fit"/findings, 2 bad usage or
-unreadable input. Errors the user can fix are one line on stderr, never a traceback.
+`func(args) -> int` as the handler. Exit codes: 0 ok, 1 "does not fit" (plan) or no vLLM line in
+the input (parse, analyze, report, export), 2 bad usage or unreadable input. Errors the user can fix are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ import importlib
 import sys
 
 from vllm_obs import __version__
-from vllm_obs.cli.common import UsageError
+from vllm_obs.cli.common import UsageError, quiet_broken_pipe
 
 # Order is the order shown in --help.
 COMMAND_MODULES = (
     "vllm_obs.cli.parse_command",
     "vllm_obs.cli.analyze_command",
     "vllm_obs.cli.plan_command",
+    "vllm_obs.cli.catalog_command",
     "vllm_obs.cli.run_command",
     "vllm_obs.cli.export_command",
     "vllm_obs.cli.report_command",
+    "vllm_obs.cli.fleet_command",
 )
 
 
@@ -38,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
             "  docker logs -t vllm 2>&1 | vllm-obs analyze - --format json\n"
             "  vllm-obs parse server.log.gz           one JSON record per recognised line\n"
             "  vllm-obs plan --model Qwen/Qwen3-8B --gpu H100-SXM --max-model-len 32768\n"
+            "  vllm-obs catalog gpus                  the GPUs (and models) --gpu and --model know\n\n"
+            "exit codes: 0 ok; 1 no vLLM line in the input (or, for plan, does not fit); 2 bad usage or an\n"
+            "unreadable input. Errors are one line on stderr.\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -63,5 +68,5 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `vllm-obs parse big.log | head`: the reader went away; not an error.
-        sys.stderr.close()
+        quiet_broken_pipe()
         return 0

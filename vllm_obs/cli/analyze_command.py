@@ -7,8 +7,8 @@ import json
 import sys
 
 from vllm_obs.archive.analyze import add_theory, analyze_paths
-from vllm_obs.cli.common import UsageError
-from vllm_obs.cli.common import add_theory_flags, add_time_flags
+from vllm_obs.cli.common import NOTHING_FOUND, UsageError
+from vllm_obs.cli.common import add_theory_flags, add_time_flags, check_theory_flags, nothing_found
 from vllm_obs.ingest.discovery import expand_inputs
 from vllm_obs.ingest.reader import InputError
 from vllm_obs.ingest.timestamps import TimezoneError, parse_timezone
@@ -35,7 +35,9 @@ def register(subparsers) -> None:
             "  vllm-obs analyze server.log\n"
             "  docker logs -t my-vllm 2>&1 | vllm-obs analyze -\n"
             "  vllm-obs analyze vllm.log.2.gz vllm.log.1 vllm.log --format json\n\n"
-            "exit codes: 0 ok, 2 an input could not be read (the others are still summarised)"
+            "exit codes: 0 ok; 1 no vLLM line in the input (one line on stderr, e.g. \"no vLLM log lines in "
+            "x.bin (509 lines read): is this a vLLM server log?\", and no table); 2 bad usage (an unknown "
+            "--model or --gpu) or an input could not be read (the others are still summarised)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,6 +55,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from vllm_obs.cli.progress import InputProgress  # rich: loaded when the command runs
 
+    check_theory_flags(args)
     paths, tz = resolve_inputs(args.files, args.timezone)
     # A program reading JSON gets it streamed (flat memory on archives); a person gets it indented.
     stream_json = args.format == "json" and not sys.stdout.isatty()
@@ -63,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)
     if problems and not any(summary["details"]["lines"].values()):
         return 2  # nothing could be read: no empty summary
+    empty = nothing_found(paths, summary["details"]["lines"])
+    if empty:
+        print(f"vllm-obs analyze: {empty}", file=sys.stderr)
+        return 2 if problems else NOTHING_FOUND
     if stream_json:
         from vllm_obs.fold.jsonstream import write_json
 
@@ -71,11 +78,10 @@ def run(args: argparse.Namespace) -> int:
     elif args.format == "json":
         sys.stdout.write(json.dumps(summary, indent=1) + "\n")
     else:
-        from rich.console import Console
+        from vllm_obs.archive.table import render_summary, theory_hints
+        from vllm_obs.cli.common import console
 
-        from vllm_obs.archive.table import render_summary
-
-        render_summary(summary, Console())
+        render_summary(summary, console(), hints=theory_hints(summary, args.model, args.model_config, args.gpu))
     return 2 if problems else 0
 
 

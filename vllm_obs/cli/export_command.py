@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from vllm_obs.cli.common import UsageError
-from vllm_obs.cli.common import add_theory_flags, add_time_flags
+from vllm_obs.cli.common import NOTHING_FOUND, UsageError
+from vllm_obs.cli.common import add_theory_flags, add_time_flags, check_theory_flags, nothing_found
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,9 @@ def register(subparsers) -> None:
             "examples:\n"
             "  vllm-obs export --openmetrics /var/log/vllm/ -o vllm.om\n"
             "  vllm-obs export --openmetrics vllm.log.3.gz vllm.log.2.gz vllm.log.1 vllm.log -o vllm.om --year 2026\n"
-            "  vllm-obs export --openmetrics server.log -o server.om --model Qwen/Qwen3-8B --gpu H100-SXM"
+            "  vllm-obs export --openmetrics server.log -o server.om --model Qwen/Qwen3-8B --gpu H100-SXM\n\n"
+            "exit codes: 0 ok; 1 no vLLM line (or no dated one) in the input, nothing to backfill; 2 bad "
+            "usage (an unknown --model or --gpu, a bad --year) or an input could not be read"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.interval <= 0 or args.stats_ttl <= 0:
         raise UsageError("--interval and --stats-ttl must be positive")
+    check_theory_flags(args)
     paths, tz = resolve_inputs(args.files, args.timezone)
     provider = make_provider(model=args.model, model_config=args.model_config, gpu=args.gpu)
     try:
@@ -66,9 +70,14 @@ def run(args: argparse.Namespace) -> int:
             out.close()
     for problem in problems:
         print(f"vllm-obs export: {problem}", file=sys.stderr)
-    if result["first"] is None:
-        print("vllm-obs export: no dated vLLM line in the input; nothing to backfill", file=sys.stderr)
-        return 2 if problems else 1
+    empty = nothing_found(paths, result["lines"])
+    if empty or result["first"] is None:
+        if args.output != "-":
+            os.remove(args.output)  # an empty backfill file would only mislead
+        if not (problems and not any(result["lines"].values())):
+            why = empty or "no dated vLLM line in the input: its lines carry no time stamp to backfill at"
+            print(f"vllm-obs export: {why}", file=sys.stderr)
+        return 2 if problems else NOTHING_FOUND
     from vllm_obs.ingest.timestamps import iso
 
     print(

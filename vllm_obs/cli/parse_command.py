@@ -11,6 +11,7 @@ import sys
 
 from typing import IO
 
+from vllm_obs.cli.common import NOTHING_FOUND, nothing_found
 from vllm_obs.parse.driver import read_paths
 from vllm_obs.parse.records import LineContext, Record, record_to_dict
 
@@ -30,7 +31,9 @@ def register(subparsers) -> None:
             "examples:\n"
             "  vllm-obs parse server.log\n"
             "  vllm-obs parse server.log.1 server.log.2.gz | jq 'select(.kind==\"stats\")'\n"
-            "  kubectl logs pod/vllm-0 | vllm-obs parse -\n"
+            "  kubectl logs pod/vllm-0 | vllm-obs parse -\n\n"
+            "exit codes: 0 ok; 1 no vLLM line in the inputs (one line on stderr says so); 2 an input "
+            "could not be read\n"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,12 +64,18 @@ class _JsonLines:
 def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     failed = False
+    totals: dict[str, int] = {}
     for path in args.files:
         sink = _JsonLines(path, out, not args.no_context)
         for problem in read_paths([path], lambda _path: sink, every_record=True):
             print(f"vllm-obs parse: {problem}", file=sys.stderr)
             failed = True
+        for key, count in sink.counts.items():
+            totals[key] = totals.get(key, 0) + count
         if args.counts:
             print(f"{path}: " + ", ".join(f"{k} {v}" for k, v in sink.counts.items()), file=sys.stderr)
     out.flush()
-    return 2 if failed else 0
+    empty = nothing_found(args.files, totals)
+    if empty and not (failed and not any(totals.values())):
+        print(f"vllm-obs parse: {empty}", file=sys.stderr)
+    return 2 if failed else NOTHING_FOUND if empty else 0

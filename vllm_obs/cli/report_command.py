@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vllm_obs.cli.common import UsageError
-from vllm_obs.cli.common import add_theory_flags, add_time_flags
+from vllm_obs.cli.common import NOTHING_FOUND, UsageError
+from vllm_obs.cli.common import add_theory_flags, add_time_flags, check_theory_flags, nothing_found
 
 
 def register(subparsers) -> None:
@@ -21,14 +21,18 @@ def register(subparsers) -> None:
             "restarts. Per engine start: the config and capacity table (observed beside theory), "
             "time series of throughput with the decode ceiling for the running batch, running and "
             "waiting requests, KV usage with the alert thresholds, preemptions and failures, and a "
-            "findings list in plain words. The HTML embeds its plots: it opens without a network."
+            "findings list in plain words. The HTML page is self-contained: its interactive plots (hover "
+            "for values, drag to zoom, shift-drag to pan, panels of a start move together) are drawn by "
+            "the bundled uPlot, so it opens without a network and needs nothing beyond the base install."
         ),
         epilog=(
             "examples:\n"
             "  vllm-obs report /var/log/vllm/ -o report.html\n"
             "  vllm-obs report server.log --model Qwen/Qwen3-8B --gpu H100-SXM -o report.html\n"
             "  vllm-obs report server.log --format markdown --png-dir plots -o report.md   # for an issue\n\n"
-            "needs matplotlib: pip install 'vllm-obs[report]'"
+            "Markdown with --png-dir draws its PNGs with matplotlib: pip install 'vllm-obs[report]'.\n\n"
+            "exit codes: 0 ok; 1 no vLLM line in the input (one line on stderr, no page written); 2 bad "
+            "usage (an unknown --model or --gpu) or an input could not be read"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -42,14 +46,17 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise UsageError("the report's plots need matplotlib: pip install 'vllm-obs[report]'") from None
+    if args.png_dir:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--png-dir draws PNGs with matplotlib: pip install 'vllm-obs[report]' (or leave out --png-dir)") from None
+    check_theory_flags(args)
     from vllm_obs.archive.analyze import add_theory, analyze_paths
+    from vllm_obs.archive.page import render_html
+    from vllm_obs.archive.report import build_report, render_markdown, write_pngs
     from vllm_obs.cli.analyze_command import resolve_inputs
     from vllm_obs.cli.progress import InputProgress
-    from vllm_obs.archive.report import build_report, render_html, render_markdown, write_pngs
 
     paths, tz = resolve_inputs(args.files, args.timezone)
     with InputProgress(paths) as progress:
@@ -58,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"vllm-obs report: {problem}", file=sys.stderr)
         return 2
+    empty = nothing_found(paths, summary["details"]["lines"])
+    if empty:  # no page that could be read as "nothing unusual"
+        for problem in problems:
+            print(f"vllm-obs report: {problem}", file=sys.stderr)
+        print(f"vllm-obs report: {empty}", file=sys.stderr)
+        return 2 if problems else NOTHING_FOUND
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     report = build_report(summary, paths, model=args.model, model_config=args.model_config, gpu=args.gpu)
     if args.png_dir:

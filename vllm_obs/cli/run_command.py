@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import logging
 import os
 import signal
-import sys
 import threading
+import typing
 from typing import Any
 
 from vllm_obs.cli.common import UsageError
+
+logger = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -34,9 +37,10 @@ def register(subparsers) -> None:
             "  vllm-obs run --kubernetes                        # node mode over /var/log/pods\n"
             "  docker logs -f vllm 2>&1 | vllm-obs run --stdin\n"
             "  VLLM_OBS_CONTAINER=vllm VLLM_OBS_PORT=9401 vllm-obs run --print-config\n\n"
-            "endpoints: /metrics (Prometheus text or OpenMetrics; 503 until every source has been\n"
-            "read to its end once, so a restart never shows Prometheus a counter reset),\n"
-            "/healthz (503 when a pipeline or source thread died), /readyz (200 once caught up)"
+            "endpoints (GET and HEAD): /metrics (Prometheus text or OpenMetrics; 503 until every source\n"
+            "has been read to its end once, so a restart never shows Prometheus a counter reset),\n"
+            "/healthz (503 when a pipeline or source thread died), /readyz (200 once caught up)\n"
+            "TLS and basic auth: --web-config-file in the exporter-toolkit format (docs/operations.md)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=argparse.SUPPRESS,
@@ -70,7 +74,9 @@ def add_settings_flags(parser: argparse.ArgumentParser) -> None:
         if extra.get("metavar"):
             kwargs["metavar"] = str(extra["metavar"])
         annotation = info.annotation
-        if annotation is bool:
+        if typing.get_origin(annotation) is typing.Literal:
+            group.add_argument(flag_name(name), choices=list(typing.get_args(annotation)), **kwargs)
+        elif annotation is bool:
             group.add_argument(flag_name(name), action="store_true", **kwargs)
         elif default == [] :
             group.add_argument(flag_name(name), action="append", **kwargs)
@@ -108,14 +114,23 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.live.sources.stdin import StdinReader
     from vllm_obs.live.state import State
 
-    import logging
+    from vllm_obs.live import logs
 
-    if not logging.getLogger().handlers:  # the sidecar's own log: stderr
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings(args)
     if getattr(args, "print_config", False):
         print(json.dumps(settings.model_dump(), indent=2))
         return 0
+    logs.configure(settings.log_level, settings.log_format)
+    web = None
+    if settings.web_config_file:
+        from vllm_obs.live import webconfig
+
+        try:
+            web = webconfig.load(settings.web_config_file)
+        except webconfig.WebConfigError as exc:
+            raise UsageError(f"--web-config-file: {exc}") from None
+        if web.users and not web.tls:
+            logger.warning("basic auth without tls_server_config: passwords cross the network in clear text")
     for pattern in settings.file:
         if not glob.has_magic(pattern) and os.path.isdir(pattern):
             raise UsageError(f"--file {pattern}: is a directory (give a file or a glob such as {pattern.rstrip('/')}/*.log)")
@@ -157,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.live.server import MetricsServer
 
     try:
-        server = MetricsServer(settings.host, settings.port, registry, health.healthy, health.ready)
+        server = MetricsServer(settings.host, settings.port, registry, healthy=health.healthy, ready=health.ready, web=web)
     except OSError as exc:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
     stop = threading.Event()
@@ -167,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     server.start()
     for source in sources:
         source.start()
-    print(f"vllm-obs: serving metrics on http://{settings.host}:{server.port}/metrics", file=sys.stderr, flush=True)
+    scheme = "https" if web is not None and web.tls else "http"
+    logger.info("serving metrics on %s://%s:%d/metrics%s", scheme, settings.host, server.port, " (basic auth)" if web is not None and web.users else "")
     stop.wait()
     for source in sources:
         source.stop()
@@ -187,5 +203,5 @@ def _theory_provider(settings):
         detected = detect_gpu()  # None without NVML, a driver or a visible GPU
         if detected and detected[0]:
             gpu = detected[0]
-            print(f"vllm-obs: GPU from NVML: {gpu} ({detected[1]:.2f} GiB)", file=sys.stderr)
+            logger.info("GPU from NVML: %s (%.2f GiB)", gpu, detected[1])
     return make_provider(model=settings.model, model_config=settings.model_config_file, gpu=gpu)

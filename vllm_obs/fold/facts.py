@@ -27,6 +27,7 @@ PER_ENGINE_KEYS = frozenset({"kv_cache_memory_gib", "gpu_blocks", "cpu_blocks", 
 FAILURE_KINDS = frozenset(
     {"insufficient_kv_cache", "no_kv_cache_memory", "cuda_oom", "engine_startup_failed", "engine_fatal", "worker_died"}
 )
+AFTER_FAILURE = "after failure"  # the stop reason of a server going down after a crash
 # Engine states, in the order the sidecar exports them.
 ENGINE_STATES = ("starting", "serving", "stopped", "failed")
 
@@ -42,10 +43,14 @@ STATS_KEYS = (
     "cpu_kv_usage_pct",
     "prefix_cache_hit_pct",
 )
-EXTRA_STATS_KEYS = ("preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct")
+EXTRA_STATS_KEYS = (
+    "preemptions", "deferred", "external_prefix_cache_hit_pct", "mm_cache_hit_pct",
+    "engines_aggregated", "corrupted", "kv_fetch_waiting", "kv_fetch_in_progress", "kv_fetch_completed",
+)
 ROW_FIELDS = STATS_KEYS + ("engine_index",) + EXTRA_STATS_KEYS
 ROW_ENGINE = len(STATS_KEYS)
 ROW_HIT = STATS_KEYS.index("prefix_cache_hit_pct")
+ROW_AGGREGATED = ROW_FIELDS.index("engines_aggregated")
 PEAKS = tuple(
     (f"peak_{key}", STATS_KEYS.index(key)) for key in ("gpu_kv_usage_pct", "waiting", "running", "generation_tps", "prompt_tps")
 )
@@ -116,16 +121,21 @@ class EngineStart:
             self.error_times.append(time)
         return True
 
-    def stop(self, reason: str, time: str | None) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = reason
+    def stop(self, reason: str, signal: str | None, time: str | None) -> None:
+        """A step of a clean stop; the first one dates it. A start that had already failed stops
+        "after failure"; a named signal says more than the first step's words."""
+        if self.stopped_at is None:
             self.stopped_at = time
+        if self.failed:
+            self.stop_reason = AFTER_FAILURE
+        elif signal is not None or self.stop_reason is None:
+            self.stop_reason = reason
 
     @property
     def state(self) -> str:
         """starting, serving, stopped (a clean shutdown was logged) or failed."""
         if self.failed:
-            return "failed"
+            return "failed"  # also when it then stopped: "after failure"
         if self.stop_reason is not None:
             return "stopped"
         return "serving" if self.serving else "starting"

@@ -24,13 +24,16 @@ from vllm_obs.fold.facts import (
     ROW_FIELDS,
     ROW_HIT,
     SERVER_ARGS,
+    AFTER_FAILURE,
     EngineStart,
     theory_inputs,
 )
 from vllm_obs.fold.starts import StartDetector
 from vllm_obs.ingest.timestamps import iso
+from vllm_obs.parse.parser import file_engine_hint
 from vllm_obs.parse.records import (
     CudaGraph,
+    CudaGraphMemory,
     DeviceMemoryReport,
     EngineConfig,
     EngineInit,
@@ -54,6 +57,10 @@ from vllm_obs.parse.records import (
     field_names,
 )
 
+# "Auto-fit max_model_len: reduced from A to B" (--max-model-len -1): the length the start
+# serves wins over the config line's (which says -1 or the model's full length).
+AUTO_FIT = -1
+
 # Engine config line fields that map to contract keys of the same name.
 CONFIG_KEYS = (
     "vllm_version",
@@ -75,6 +82,15 @@ MAX_ENGINES = 64
 OTHER_ENGINE = "other"
 AGGREGATED_ENGINE = "all"
 _CHAINED_KINDS = frozenset({"engine_fatal", "worker_died"})  # "N Engines Aggregated:" lines: the sum over engines, not engine 0
+
+
+def _v1_only_version(version: str | None) -> bool:
+    """vLLM 0.11.0 removed V0: every later release runs V1."""
+    parts = (version or "").split(".")
+    try:
+        return len(parts) >= 2 and (int(parts[0]), int(parts[1].split("+")[0].split("r")[0])) >= (0, 11)
+    except ValueError:
+        return False
 
 
 def _process_engine_hint(context: LineContext) -> str | None:
@@ -161,6 +177,9 @@ class Fold:
         if start.started_at is None and not isinstance(record, HttpAccess):
             start.started_at = self._time(context)
         self._apply(start, context, record)
+        hint = file_engine_hint(context, record)  # the printing file: a V1-only file, V0's worker.py
+        if hint is not None:
+            start.set_fact("engine", hint, INDIRECT + 1, context)
         if not self._counted_current and start.facts:
             # A start is counted once it printed a fact (a restart inside the stream, or the
             # first start of the source).
@@ -205,14 +224,22 @@ class Fold:
                     value = getattr(record, key)
                     if key == "dtype" and value == "auto":
                         continue  # "auto" says nothing about the dtype the engine picked
+                    if key == "max_model_len" and value == -1:
+                        continue  # --max-model-len -1: auto-fit, the served length comes later
                     start.set_fact(key, list(value) if isinstance(value, tuple) else value, SERVER_ARGS, context)
                 for key in _ARGS_DETAILS:
                     start.detail(key, getattr(record, key))
             case VersionInfo():
                 start.set_fact("vllm_version", record.vllm_version, DIRECT, context)
                 start.set_fact("model", record.model, INDIRECT, context)
+                if _v1_only_version(record.vllm_version):
+                    start.set_fact("engine", "v1", INDIRECT + 1, context)
             case ModelInfo():
                 start.set_fact("max_model_len", record.max_model_len, DIRECT, context)
+                if record.auto_fit_max_model_len is not None:
+                    start.set_fact("max_model_len", record.auto_fit_max_model_len, AUTO_FIT, context)
+                    start.detail("max_model_len_auto_fit_from", record.auto_fit_from_max_model_len)
+                    start.detail("max_model_len_auto_fit_kv_cache_memory_gib", record.auto_fit_kv_cache_memory_gib)
                 start.detail("architecture", record.architecture)
                 start.detail("max_num_batched_tokens", record.max_num_batched_tokens)
             case ModelWeights():
@@ -232,6 +259,8 @@ class Fold:
                 start.detail("requested_memory_gib", record.requested_memory_gib)
                 start.detail("peak_torch_memory_gib", record.peak_torch_memory_gib)
                 start.detail("memory_profile_seconds", record.profile_seconds)
+                start.detail("initial_free_memory_gib", record.initial_free_memory_gib)
+                start.detail("non_kv_cache_memory_gib", record.non_kv_cache_memory_gib)
                 self._engine_hint(start, context, record.engine)
             case DeviceMemoryReport():
                 report = {k: getattr(record, k) for k in field_names(DeviceMemoryReport) if getattr(record, k) is not None}
@@ -240,6 +269,9 @@ class Fold:
             case KvCacheBlocks():
                 start.set_fact("gpu_blocks", record.gpu_blocks, DIRECT, context)
                 start.set_fact("cpu_blocks", record.cpu_blocks, DIRECT, context)
+                if record.overridden_gpu_blocks is not None:  # printed by both engines: no hint
+                    start.detail("gpu_blocks_before_override", record.overridden_gpu_blocks)
+                    return
                 # "# GPU blocks: N" alone is V1 (0.6.4-0.7.3); with "# CPU blocks" or a
                 # CUDA/cuda/TPU device word it is V0's executor.
                 self._engine_hint(start, context, "v1" if record.cpu_blocks is None and record.device == "GPU" else "v0")
@@ -247,6 +279,7 @@ class Fold:
                 start.set_fact("kv_cache_tokens", record.kv_cache_tokens, DIRECT, context)
                 start.set_fact("max_concurrency", record.max_concurrency, DIRECT, context)
                 start.set_fact("max_concurrency_tokens_per_request", record.tokens_per_request, DIRECT, context)
+                start.detail("kv_cache_tokens_include_host", record.host_offload)
                 self._engine_hint(start, context, "v1")
             case MaxConcurrency():
                 start.set_fact("max_concurrency", record.max_concurrency, DIRECT, context)
@@ -270,8 +303,15 @@ class Fold:
                 self._preemption(start, context, record)
             case ErrorEvent():
                 self._error(start, context, record)
+            case CudaGraphMemory():
+                start.detail("cuda_graph_pool_actual_gib", record.actual_gib)
+                start.detail("cuda_graph_pool_estimated_gib", record.estimated_gib)
+                start.detail("gpu_memory_utilization_without_graph_profiling", record.equivalent_utilization_without_profiling)
+                start.detail("gpu_memory_utilization_suggested_with_graph_profiling", record.suggested_utilization)
+                start.set_fact("gpu_memory_utilization", record.gpu_memory_utilization, INDIRECT, context)
+                self._engine_hint(start, context, "v1")
             case Shutdown():
-                start.stop(record.reason, self._time(context))
+                start.stop(record.reason, record.signal, self._time(context))
 
     def _engine_config(self, start: EngineStart, context: LineContext, record: EngineConfig) -> None:
         for key in CONFIG_KEYS:
@@ -350,10 +390,12 @@ class Fold:
         self._engine_hint(start, context, "v0")
 
     def _error(self, start: EngineStart, context: LineContext, record: ErrorEvent) -> None:
-        if start.stop_reason is not None and record.error_kind == "engine_fatal":
+        if (start.stop_reason not in (None, AFTER_FAILURE) and record.error_kind == "engine_fatal"
+                and "unexpectedly" not in record.message):
             # The traceback a clean shutdown prints ("AsyncLLM output_handler failed",
-            # "EngineDeadError") after vLLM's own "[shutdown]" lines: part of the stop.
-            start.details["shutdown_tracebacks"] = start.details.get("shutdown_tracebacks", 0) + 1
+            # "EngineDeadError") after vLLM's own "[shutdown]" lines: part of the stop. An engine
+            # that "died unexpectedly" is a failure, whatever came before.
+            start.details["errors_during_stop"] = start.details.get("errors_during_stop", 0) + 1
             return
         if record.error_kind in _CHAINED_KINDS:
             # One traceback prints several fatal lines from one logger call (same process, same

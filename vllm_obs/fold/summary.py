@@ -17,6 +17,7 @@ from typing import Any
 from vllm_obs.fold.facts import (
     EXTRA_STATS_KEYS,
     PEAKS,
+    ROW_AGGREGATED,
     ROW_ENGINE,
     STATS_KEYS,
     EngineStart,
@@ -53,7 +54,6 @@ CONTRACT_KEYS = (
     "cuda_graph_seconds",
     "cuda_graph_gib",
 )
-# Facts of the whole engine (not of one start) that a later start may simply not repeat.
 
 
 def summarize(fold: Fold, lazy: bool = False) -> dict[str, Any]:
@@ -74,6 +74,9 @@ def summarize(fold: Fold, lazy: bool = False) -> dict[str, Any]:
     out["stats"] = LazyList(entries) if lazy else list(entries())
     out["errors"] = [error for start in starts for error in start.errors]
     details: dict[str, Any] = dict(last.all_details()) if last is not None else {}
+    if last is not None and last.stop_reason is not None:  # how what ran last ended
+        details["stopped_at"] = last.stopped_at
+        details["stop_reason"] = last.stop_reason
     for key, _index in PEAKS:  # peaks of the whole log
         values = [s.peaks[key] for s in starts if key in s.peaks]
         if values:
@@ -103,6 +106,8 @@ def _contract_entry(row: tuple[Any, ...]) -> dict[str, Any]:
     entry = {key: row[i] for i, key in enumerate(STATS_KEYS) if row[i] is not None}
     if row[ROW_ENGINE] is not None:
         entry["engine"] = row[ROW_ENGINE]
+    elif row[ROW_AGGREGATED] is not None:  # "N Engines Aggregated:": all engines, not engine 0
+        entry["engines_aggregated"] = row[ROW_AGGREGATED]
     return entry
 
 
@@ -111,7 +116,7 @@ def _start_entry(row: tuple[Any, ...]) -> dict[str, Any]:
     for, and the time."""
     entry = _contract_entry(row)
     for i, key in enumerate(EXTRA_STATS_KEYS, start=ROW_ENGINE + 1):
-        if row[i] is not None:
+        if row[i] is not None and key not in entry:
             entry[key] = row[i]
     if row[-1]:
         entry["time"] = row[-1]

@@ -19,7 +19,7 @@ from vllm_obs.ingest.reader import InputError
 # name [.N | -YYYYMMDD[-HHMMSS] | .YYYYMMDD-HHMMSS] [.gz]
 _ROTATED = re.compile(r"^(?P<base>.+?)(?:\.(?P<n>\d{1,4})|[.-](?P<date>\d{8}(?:-?\d{6})?))?(?P<gz>\.gz)?$")
 # Files a directory walk picks up: logs and their rotations, compressed or not.
-_LOG_NAME = re.compile(r"\.(?:log|txt|out)(?:\.\d+|[.-]\d{8}(?:-?\d{6})?)?(?:\.gz)?$|\.gz$")
+LOG_FILE_NAME = re.compile(r"\.(?:log|txt|out)(?:\.\d+|[.-]\d{8}(?:-?\d{6})?)?(?:\.gz)?$|\.gz$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def expand_inputs(args: list[str]) -> list[str]:
         if os.path.isdir(arg):
             files = []
             for root, _dirs, names in os.walk(arg):
-                files += [os.path.join(root, n) for n in names if _LOG_NAME.search(n)]
+                files += [os.path.join(root, n) for n in names if LOG_FILE_NAME.search(n)]
             if not files:
                 raise InputError(f"{arg}: no log files in this directory (looked for *.log, *.log.N, *.gz, *.txt, *.out)")
             found += order_rotated(sorted(files))

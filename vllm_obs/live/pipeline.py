@@ -82,7 +82,7 @@ class Pipeline:
         self._put(_Barrier(callback))
 
     def _put(self, item: object) -> None:
-        weight = item.weight_bytes if type(item) is _Lines else 0  # type: ignore[attr-defined]
+        weight = item.weight_bytes if isinstance(item, _Lines) else 0
         with self._cond:
             # A batch larger than the bound still goes in when the queue is empty.
             while self._queued_bytes and self._queued_bytes + weight > self.max_queued_bytes and self._thread.is_alive():

@@ -9,7 +9,7 @@ setting, is reported as one line (exit 2).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +39,13 @@ class RunSettings(BaseSettings):
         json_schema_extra={"group": "theory", "metavar": "PATH", "flag": "--model-config"},
     )
     gpu: str | None = Field(None, description="GPU name for theory metrics (else from the log's total memory)", json_schema_extra={'group': 'theory'})
+    web_config_file: str | None = Field(
+        None,
+        description="TLS and basic auth for /metrics: a Prometheus exporter-toolkit web config file (tls_server_config, basic_auth_users)",
+        json_schema_extra={"group": "serving", "metavar": "PATH"},
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field("info", description="the sidecar's own log level (to stderr)", json_schema_extra={"group": "serving"})
+    log_format: Literal["text", "json"] = Field("text", description="the sidecar's own log lines: text, or one JSON object per line", json_schema_extra={"group": "serving"})
 
     @field_validator("container", "label", "file", mode="before")
     @classmethod

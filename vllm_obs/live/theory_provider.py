@@ -13,7 +13,7 @@ from typing import Any
 from vllm_obs.live.state import TheoryValues
 from vllm_obs.theory.estimate import generation_estimate, interval_running
 from vllm_obs.theory.join import resolve_setup, theory_for_summary
-from vllm_obs.theory.report import ServingConfig, roofline_for
+from vllm_obs.theory.sizing import ServingConfig, roofline_for
 from vllm_obs.theory.throughput import RooflineInputs, decode_step
 
 

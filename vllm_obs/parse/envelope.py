@@ -215,6 +215,9 @@ def split_prefix(text: str) -> Prefix:
             text = text[m.end():]
 
     m = _VLLM_PREFIX.match(text)
+    if m is None and text[:1] == "[" and text[1:2] in "DIWEC":
+        # A stray "[" before the level ("[INFO 08-16 ..."): a custom format or a paste.
+        m = _VLLM_PREFIX.match(text, 1)
     if m is None and "] " in text and text[:1] != "[":
         # A user VLLM_LOGGING_PREFIX, an indent, or tqdm progress glued in front.
         m = _VLLM_PREFIX.search(text, 0, 4096)

@@ -19,10 +19,12 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from vllm_obs.parse.records import (
     CudaGraph,
+    CudaGraphMemory,
     DeviceMemoryReport,
     EngineConfig,
     EngineInit,
@@ -38,14 +40,15 @@ from vllm_obs.parse.records import (
     PrefixCacheHit,
     Record,
     ServerArgs,
+    Shutdown,
     SpecDecode,
     Stats,
     VersionInfo,
 )
 
 # Named fragments the patterns are built from.
-NUM = r"-?\d{1,12}(?:\.\d{1,12})?"  # a plain decimal as vLLM's %.2f / %.4f / round() print it
-UNUM = r"\d{1,12}(?:\.\d{1,12})?"
+NUM = r"-?\d{1,12}(?:\.\d{1,17})?"  # a plain decimal as vLLM's %.2f / round() / repr(float) print it
+UNUM = r"\d{1,12}(?:\.\d{1,17})?"
 INT_COMMAS = r"\d{1,3}(?:,\d{3}){0,6}|\d{1,15}"  # "445,472" (0.8+) or "8192" (older)
 GIB_WORD = r"(?:GiB|Gib|GB)"
 
@@ -65,7 +68,17 @@ class Pattern:
     doc: str = ""
 
 
-def _regex_pattern(name, versions, anchors, regex, build, examples, counter_examples=(), doc="", flags=0):
+def _regex_pattern(
+    name: str,
+    versions: str,
+    anchors: tuple[str, ...] | list[str],
+    regex: str,
+    build: Callable[[re.Match[str]], Record | None],
+    examples: tuple[str, ...] | list[str],
+    counter_examples: tuple[str, ...] | list[str] = (),
+    doc: str = "",
+    flags: int = 0,
+) -> Pattern:
     compiled = re.compile(regex, flags)
 
     def parse(message: str) -> Record | None:
@@ -78,36 +91,49 @@ def _regex_pattern(name, versions, anchors, regex, build, examples, counter_exam
 # --------------------------------------------------------------------------------------------
 # The periodic stats line (V0 engine/metrics.py, V1 v1/metrics/loggers.py), parsed part by part.
 
-def finite_float(text: str) -> float:
-    """float() without the "nan"/"inf" spellings it also accepts: JSON cannot carry them."""
-    value = float(text)
-    if value - value != 0.0:
-        raise ValueError(text)
-    return value
-
-
-# "Part label" -> (Stats field, converter). Labels are matched after the optional device word.
-_STATS_PARTS: dict[str, tuple[str, Callable[[str], float | int]]] = {
-    "Avg prompt throughput": ("prompt_tps", finite_float),
-    "Avg generation throughput": ("generation_tps", finite_float),
-    "Running": ("running", int),
-    "Waiting": ("waiting", int),
-    "Pending": ("waiting", int),  # V0's name for waiting
-    "Swapped": ("swapped", int),
-    "Deferred": ("deferred", int),
-    "Preemptions": ("preemptions", int),
-    "Corrupted": ("corrupted", int),
-    "Prefix cache hit rate": ("prefix_cache_hit_pct", finite_float),
-    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", finite_float),
-    "MM cache hit rate": ("mm_cache_hit_pct", finite_float),
+# "Part label" -> (Stats field, is_int). Labels are matched after the optional device word.
+_STATS_PARTS: dict[str, tuple[str, bool]] = {
+    "Avg prompt throughput": ("prompt_tps", False),
+    "Avg generation throughput": ("generation_tps", False),
+    "Running": ("running", True),
+    "Waiting": ("waiting", True),
+    "Pending": ("waiting", True),  # V0's name for waiting
+    "Swapped": ("swapped", True),
+    "Deferred": ("deferred", True),
+    "Preemptions": ("preemptions", True),
+    "Corrupted": ("corrupted", True),
+    "Prefix cache hit rate": ("prefix_cache_hit_pct", False),
+    "External prefix cache hit rate": ("external_prefix_cache_hit_pct", False),
+    "MM cache hit rate": ("mm_cache_hit_pct", False),
 }
 _STATS_HEAD = re.compile(r"(?:Engine (?P<engine>\d{1,6}): |(?P<aggregated>\d{1,6}) Engines Aggregated: )")
-_KV_FETCH = re.compile(r"KV fetch: (\d+) waiting to start, (\d+) in progress, (\d+) completed waiting")
+_KV_FETCH = re.compile(r"KV fetch: (\d{1,12}) waiting to start, (\d{1,12}) in progress, (\d{1,12}) completed waiting")
 _FIRST_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")  # used by the spec-decode line
+# Every stats figure vLLM prints is a non-negative count or a %.1f rate: a sign, an exponent or
+# "nan" is not one of its values (and a counter must never go down), so such a part is unknown.
+# Bounds on what an unknown part may cost: its label is kept up to this length, and at most this
+# many unknown parts are kept per line (they are counted in the summary's details).
+_MAX_UNKNOWN_LABEL_CHARS = 80
+_MAX_UNKNOWN_PARTS = 32
+
+
+def _unglue_waiting(parts: list[str]) -> list[str]:
+    """Split "Waiting: N reqs <next part>" into its parts: one split per part, so linear."""
+    out: list[str] = []
+    for part in parts:
+        if part.startswith("Waiting: ") and " reqs " in part:
+            out.extend(piece for piece in part.split(" reqs ") if piece)
+        else:
+            out.append(part)
+    return out
 
 
 def parse_stats(message: str) -> Stats | None:
-    """Parse the stats line part by part: known parts by name, unknown parts counted."""
+    """Parse the stats line part by part: known parts by name, unknown parts counted.
+
+    Linear in the line's length whatever the parts repeat: each part is split off once and
+    nothing re-copies the rest of the line (issue 11: a repeated glued part was quadratic).
+    """
     head = _STATS_HEAD.match(message) if message[:1] in "E0123456789" else None
     body = message[head.end():] if head else message
     if not (body.startswith("Avg prompt throughput") or body.startswith("Running: ")):
@@ -122,39 +148,40 @@ def parse_stats(message: str) -> Stats | None:
                 int(g) for g in kv_fetch.groups()
             )
             body = body[: kv_fetch.start()] + body[kv_fetch.end():]
+
     parts = body.split(", ")
+    if " reqs " in body:
+        # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
+        parts = _unglue_waiting(parts)
     v0_format = False
-    i = 0
-    while i < len(parts):
-        part = parts[i]
-        i += 1
+    for part in parts:
         label, sep, rest = part.partition(": ")
         if not sep:
-            if part:
-                unknown.append(part)
+            if part and len(unknown) < _MAX_UNKNOWN_PARTS:
+                unknown.append(part[:_MAX_UNKNOWN_LABEL_CHARS])
             continue
-        if label == "Waiting" and " reqs " in rest:
-            # 0.7.1-0.7.2 forgot the comma: "Waiting: 0 reqs GPU KV cache usage: 23.5%".
-            rest, _, glued = rest.partition(" reqs ")
-            parts.insert(i, glued)
-        number = rest.split(" ", 1)[0].rstrip("%")
+        space = rest.find(" ")
+        number = rest if space < 0 else rest[:space]
+        if number.endswith("%"):
+            number = number[:-1]
         known = _STATS_PARTS.get(label)
-        try:
-            if known is not None:
-                name, convert = known
-                values[name] = convert(number)
+        if known is not None:
+            name, is_int = known
+            # (isdigit alone would take "²" and a 5,000-digit int() raises: ASCII, bounded.)
+            if (number.isdigit() if is_int else number.replace(".", "", 1).isdigit()) and len(number) <= 24 and number.isascii():
+                values[name] = int(number) if is_int else float(number)
                 if label == "Swapped" or label == "Pending":
                     v0_format = True
-            elif label.endswith(" KV cache usage"):
-                # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
-                if label == "CPU KV cache usage" and "gpu_kv_usage_pct" in values:
-                    values["cpu_kv_usage_pct"] = finite_float(number)
-                else:
-                    values["gpu_kv_usage_pct"] = finite_float(number)
+                continue
+        elif label.endswith(" KV cache usage") and number.replace(".", "", 1).isdigit() and len(number) <= 24 and number.isascii():
+            # V0 prints GPU then CPU (swap); V1 prints one device part (GPU, or XPU/CPU/... 0.30+).
+            if label == "CPU KV cache usage" and "gpu_kv_usage_pct" in values:
+                values["cpu_kv_usage_pct"] = float(number)
             else:
-                unknown.append(label)
-        except ValueError:
-            unknown.append(label)
+                values["gpu_kv_usage_pct"] = float(number)
+            continue
+        if len(unknown) < _MAX_UNKNOWN_PARTS:
+            unknown.append(label[:_MAX_UNKNOWN_LABEL_CHARS])
     if "prompt_tps" not in values and "running" not in values:
         return None
     if head is not None:
@@ -321,12 +348,12 @@ _ARG_PAIR = re.compile(r"'(?P<k>\w{1,64})': (?P<v>'[^']{0,1024}'|\[[^\]]{0,2048}
 _NAMESPACE_PAIR = re.compile(r"(?:\(|, )(?P<k>\w{1,64})=(?P<v>'[^']{0,1024}'|\[[^\]]{0,2048}\]|[\w.+-]{1,64})")
 
 
-def _server_args_from_mapping(values: dict) -> ServerArgs:
-    def text(key):
+def _server_args_from_mapping(values: dict[str, Any]) -> ServerArgs:
+    def text(key: str) -> str | None:
         v = values.get(key)
         return v if isinstance(v, str) else None
 
-    def number(key, kind):
+    def number(key: str, kind: Callable[[Any], Any]) -> Any:
         v = values.get(key)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return None
@@ -358,7 +385,7 @@ def _server_args_from_mapping(values: dict) -> ServerArgs:
     )
 
 
-def _pairs_to_mapping(pairs) -> dict:
+def _pairs_to_mapping(pairs: Iterable[re.Match[str]]) -> dict[str, Any]:
     values: dict = {}
     for m in pairs:
         raw = m["v"]
@@ -445,22 +472,36 @@ VERSION = Pattern(
 
 
 _MODEL_INFO = re.compile(
-    r"Using max model len (?P<len>\d{1,9})\b"
+    rf"Auto-fit max_model_len: (?:reduced from (?P<from>\d{{1,9}}) to (?P<to>\d{{1,9}}) to fit in available"
+    rf"|full model context length (?P<full>\d{{1,9}}) fits in available"
+    rf"|attention-free model, using derived max_model_len=(?P<free>\d{{1,9}}))"
+    rf"(?: (?:GPU|KV cache) memory \((?P<kv>{UNUM}) GiB)?"
+    r"|Using max model len (?P<len>\d{1,9})\b"
     r"|Resolved architecture: (?P<arch>\w{1,128})"
     r"|Chunked prefill is enabled with max_num_batched_tokens=(?P<mnbt>\d{1,9})"
 )
 
 MODEL_INFO = _regex_pattern(
     "model_info",
-    "'Using max model len' and 'Resolved architecture' (config/model.py, ~0.10+); chunked prefill line 0.4.3+",
-    ("Using max model len", "Resolved architecture", "Chunked prefill is enabled"),
+    "'Using max model len' and 'Resolved architecture' (config/model.py, ~0.10+); chunked prefill line 0.4.3+; "
+    "'Auto-fit max_model_len: reduced from A to B to fit in available GPU memory (X GiB available for KV cache)' / 'full model context length A fits in available GPU memory' 0.20.0-0.29.0 (v1/core/kv_cache_utils.py), "
+    "'... to fit in available KV cache memory (X GiB GPU)' / '... fits in available KV cache memory (X GiB GPU)' 0.32.0-0.33.0 (kv_cache_planning.py in 0.33)",
+    ("Using max model len", "Resolved architecture", "Chunked prefill is enabled", "Auto-fit max_model_len"),
     _MODEL_INFO.pattern,
     lambda m: ModelInfo(
         max_model_len=int(m["len"]) if m["len"] else None,
         architecture=m["arch"],
         max_num_batched_tokens=int(m["mnbt"]) if m["mnbt"] else None,
+        auto_fit_max_model_len=int(m["to"] or m["full"] or m["free"]) if (m["to"] or m["full"] or m["free"]) else None,
+        auto_fit_from_max_model_len=int(m["from"] or m["full"]) if (m["from"] or m["full"]) else None,
+        auto_fit_kv_cache_memory_gib=float(m["kv"]) if m["kv"] else None,
     ),
     (
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [kv_cache_utils.py:1977] Auto-fit max_model_len: full model context length 40960 fits in available GPU memory",
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [kv_cache_utils.py:1986] Auto-fit max_model_len: reduced from 131072 to 81920 to fit in available GPU memory (9.37 GiB available for KV cache)",
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [kv_cache_planning.py:1405] Auto-fit max_model_len: reduced from 131072 to 81920 to fit in available KV cache memory (9.37 GiB GPU)",
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [kv_cache_planning.py:1396] Auto-fit max_model_len: full model context length 40960 fits in available KV cache memory (11.18 GiB GPU)",
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [kv_cache_utils.py:1952] Auto-fit max_model_len: attention-free model, using derived max_model_len=2048",
         "(APIServer pid=3022) INFO 11-21 16:25:43 [model.py:1883] Using max model len 8192",
         "(APIServer pid=3022) INFO 11-21 16:25:43 [model.py:645] Resolved architecture: Qwen3ForCausalLM",
         "(APIServer pid=3022) INFO 11-21 16:25:43 [scheduler.py:242] Chunked prefill is enabled with max_num_batched_tokens=8192.",
@@ -473,12 +514,13 @@ MODEL_INFO = _regex_pattern(
 
 MODEL_WEIGHTS = _regex_pattern(
     "model_weights",
-    "'Loading model weights took X GB' 0.4.0-0.7.3 (GB meaning GiB); 'Model loading took X GB|GiB [memory] and Y seconds' 0.8.0-0.33.0",
+    "'Loading model weights took X GB' 0.4.0-0.7.3 (GB meaning GiB; XPU's model runner 'X GiB' 0.6-0.10); 'Model loading took X GB|GiB [memory] and Y seconds' 0.8.0-0.33.0",
     ("weights took", "Model loading took"),
-    rf"(?:Loading model weights took (?P<gb>{UNUM}) GB\b|Model loading took (?P<w>{UNUM}) (?P<unit>GiB|GB)(?: memory)? and (?P<s>{UNUM}) seconds)",
-    lambda m: ModelWeights(float(m["gb"]), "GB") if m["gb"] else ModelWeights(float(m["w"]), m["unit"], float(m["s"])),
+    rf"(?:Loading model weights took (?P<gb>{UNUM}) (?P<unit0>GB|GiB)\b|Model loading took (?P<w>{UNUM}) (?P<unit>GiB|GB)(?: memory)? and (?P<s>{UNUM}) seconds)",
+    lambda m: ModelWeights(float(m["gb"]), m["unit0"]) if m["gb"] else ModelWeights(float(m["w"]), m["unit"], float(m["s"])),
     (
         "INFO 06-03 02:01:19 model_runner.py:104] Loading model weights took 14.9891 GB",
+        "INFO 06-03 02:01:19 xpu_model_runner.py:415] Loading model weights took 14.9891 GiB",
         "\x1b[1;36m(VllmWorkerProcess pid=2346)\x1b[0;0m INFO 06-03 02:01:19 model_runner.py:1071] Loading model weights took 7.4946 GB",
         "INFO 06-03 02:01:19 [gpu_model_runner.py:1140] Model loading took 14.9891 GB and 4.521337 seconds",
         "\x1b[1;36m(VllmWorker rank=0 pid=2345)\x1b[0;0m INFO 06-03 02:01:19 [gpu_model_runner.py:1347] Model loading took 7.4946 GiB and 2.981544 seconds",
@@ -489,8 +531,9 @@ MODEL_WEIGHTS = _regex_pattern(
 )
 
 
-_PROFILE_ONE_LINE = re.compile(r"(?P<k>[a-z_]{1,40})=(?P<v>-?\d{1,9}(?:\.\d{1,9})?)(?:GiB|Gib)?")
+_PROFILE_ONE_LINE = re.compile(r"(?<![a-z_])(?P<k>[a-z_]{1,40})=(?P<v>-?\d{1,9}(?:\.\d{1,9})?)(?:GiB|Gib)?")
 _PROFILE_KEYS_ONE_LINE = {
+    "duration": "profile_seconds",
     "total_gpu_memory": "total_gpu_memory_gib",
     "peak_torch_memory": "peak_torch_memory_gib",
     "non_torch_memory": "non_torch_memory_gib",
@@ -522,19 +565,27 @@ _PROFILE_TABLE_KEYS = {
     "available_kv_cache_memory": "kv_cache_memory_gib",
 }
 _AVAILABLE_KV = re.compile(rf"Available KV cache memory: (?P<kv>{NUM}) GiB")
+_RESERVED_KV = re.compile(
+    rf"Initial free memory (?P<free>{UNUM}) ?GiB, reserved (?P<kv>{UNUM}) ?GiB memory for KV Cache as specified by kv_cache_memory_bytes"
+)
+_NON_KV = re.compile(rf"Total non KV cache memory: (?P<nkv>{NUM}) ?GiB")
 
 
 def parse_memory_profile(message: str) -> MemoryProfile | None:
-    if message.startswith("Memory profiling results: total_gpu_memory="):  # 0.6.4 one-line form
+    if message.startswith("Memory profiling results: ") and "=" in message[26:60]:
+        # 0.6.4's one-line form (space-separated) and the ", "-separated one with duration=.
         values = {}
-        for m in _PROFILE_ONE_LINE.finditer(message):
-            key = _PROFILE_KEYS_ONE_LINE.get(m["k"])
+        for part in _PROFILE_ONE_LINE.finditer(message):
+            key = _PROFILE_KEYS_ONE_LINE.get(part["k"])
             if key:
-                values[key] = float(m["v"])
+                values[key] = float(part["v"])
         return MemoryProfile(**values, engine="v0") if values else None
     m = _AVAILABLE_KV.search(message)
     if m:
         return MemoryProfile(kv_cache_memory_gib=float(m["kv"]), engine="v1")
+    m = _RESERVED_KV.search(message)
+    if m:  # --kv-cache-memory: no profile, no "Available KV cache memory" line
+        return MemoryProfile(kv_cache_memory_gib=float(m["kv"]), initial_free_memory_gib=float(m["free"]))
     m = _PROFILE_TAKE.search(message)
     if m:
         return MemoryProfile(
@@ -555,7 +606,12 @@ def parse_memory_profile(message: str) -> MemoryProfile | None:
     m = _PROFILE_TAKES.search(message)
     if m:
         # V0 0.6.5-0.10.2 at INFO; V1 prints "Memory profiling takes X seconds. Total non KV..." at DEBUG.
-        return MemoryProfile(profile_seconds=float(m["s"]), engine=None if "Total non KV" in message else "v0")
+        non_kv = _NON_KV.search(message)
+        return MemoryProfile(
+            profile_seconds=float(m["s"]),
+            non_kv_cache_memory_gib=float(non_kv["nkv"]) if non_kv else None,
+            engine=None if "Total non KV" in message else "v0",
+        )
     m = _PROFILE_TABLE.match(message)
     if m:
         return MemoryProfile(**{_PROFILE_TABLE_KEYS[m["k"]]: float(m["v"])}, engine="v0")
@@ -567,13 +623,17 @@ MEMORY_PROFILE = Pattern(
     versions=(
         "V0 one-line 'Memory profiling results: k=v ...' 0.6.4; V0 table (0.6.5 dev builds); "
         "V0 three lines 'Memory profiling takes' / 'can use total_gpu_memory' / 'model weights take' 0.6.5-0.10.2; "
-        "V1 'Available KV cache memory: X GiB' 0.9.1-0.33.0"
+        "V1 'Available KV cache memory: X GiB' 0.9.1-0.33.0; "
+        "'Initial free memory X GiB, reserved Y GiB memory for KV Cache as specified by kv_cache_memory_bytes' V0 worker.py 0.10.2, V1 gpu_worker.py 0.10.2-0.33.0 ('YGiB' unspaced 0.10.2); "
+        "V1 DEBUG 'Memory profiling takes S seconds. Total non KV cache memory: XGiB; ...' (utils/mem_utils.py 0.7.0-0.33.0); "
+        "the ', '-separated one-line 'Memory profiling results: duration=S seconds, total_gpu_memory=XGiB, ...' form"
     ),
     anchors=(
         "Memory profiling",
         "total_gpu_memory",
         "model weights take",
         "Available KV cache memory",
+        "as specified by kv_cache_memory_bytes",
         "gpu_memory_utilization ",
         "non_torch_memory ",
         "activation peak memory ",
@@ -591,6 +651,10 @@ MEMORY_PROFILE = Pattern(
         "INFO 12-13 19:54:18 worker.py:243] total_gpu_memory     79.22GiB",
         "INFO 12-13 19:54:18 worker.py:243] PyTorch activation peak memory       1.26GiB",
         "(EngineCore pid=2301) INFO 06-03 02:01:19 [gpu_worker.py:772] Available KV cache memory: 54.38 GiB",
+        "INFO 06-03 02:01:19 [gpu_worker.py:243] Initial free memory 78.53122329711914 GiB, reserved 10.00GiB memory for KV Cache as specified by kv_cache_memory_bytes config and skipped memory profiling. This does does not respect the gpu_memory_utilization config.",
+        "(EngineCore pid=2301) INFO 06-03 02:01:19 [gpu_worker.py:351] Initial free memory 78.53 GiB, reserved 10.0 GiB memory for KV Cache as specified by kv_cache_memory_bytes config and skipped memory profiling. This does not respect the gpu_memory_utilization config. Only use kv_cache_memory_bytes config when you want manual control of KV cache memory size.",
+        "(EngineCore pid=2301) DEBUG 06-03 02:01:19 [gpu_worker.py:300] Memory profiling takes 2.41 seconds. Total non KV cache memory: 16.42GiB; torch peak memory increase: 1.29GiB; non-torch forward increase memory: 0.22GiB; weights memory: 15.27GiB.",
+        "INFO 06-03 02:01:19 worker.py:232] Memory profiling results: duration=3.12 seconds, total_gpu_memory=79.19GiB, initial_memory_usage=15.68GiB, peak_torch_memory=16.37GiB, memory_usage_post_profile=16.02GiB, non_torch_memory=0.34GiB, kv_cache_size=54.87GiB, gpu_memory_utilization=0.90",
     ),
     counter_examples=(
         "INFO 12-13 19:54:18 worker.py:243] Memory profiling results:",
@@ -602,14 +666,16 @@ MEMORY_PROFILE = Pattern(
 _DEVICE_REPORT = re.compile(
     rf"Free memory on device \((?P<free>{UNUM})/(?P<total>{UNUM}) GiB\) on startup\. "
     rf"Desired GPU memory utilization is \((?P<util>{UNUM}), (?P<req>{UNUM}) GiB\)\. "
-    rf"Actual usage is (?P<consumed>{NUM}) GiB for consumed memory \(weights \+ non-torch\), "
-    rf"(?P<act>{NUM}) GiB for peak activation, and (?P<graph>{NUM}) GiB for CUDAGraph memory\."
+    rf"Actual usage is (?:(?P<consumed>{NUM}) GiB for consumed memory \(weights \+ non-torch\), "
+    rf"(?P<act>{NUM}) GiB for peak activation, and "
+    rf"|(?P<weights>{NUM}) GiB for weight, (?P<act26>{NUM}) GiB for peak activation, (?P<nt>{NUM}) GiB for non-torch memory, and )"
+    rf"(?P<graph>{NUM}) GiB for CUDAGraph memory\."
     rf"(?:.{{0,2048}}?Current kv cache memory in use is (?P<kv>{NUM}) GiB)?"
 )
 
 DEVICE_MEMORY_REPORT = _regex_pattern(
     "device_memory_report",
-    "V1 gpu_worker.py after CUDA graph capture, ~0.20-0.33.0 (format_gib values)",
+    "V1 gpu_worker.py after CUDA graph capture (format_gib values): 'X GiB for weight, Y GiB for peak activation, Z GiB for non-torch memory, and W GiB for CUDAGraph memory' 0.11.x-0.26.0 (unrounded floats in 0.11); 'X GiB for consumed memory (weights + non-torch), Y GiB for peak activation, and W GiB for CUDAGraph memory' 0.27.0-0.33.0",
     ("Free memory on device (",),
     _DEVICE_REPORT.pattern,
     lambda m: DeviceMemoryReport(
@@ -617,12 +683,15 @@ DEVICE_MEMORY_REPORT = _regex_pattern(
         total_gpu_memory_gib=float(m["total"]),
         gpu_memory_utilization=float(m["util"]),
         requested_memory_gib=float(m["req"]),
-        consumed_memory_gib=float(m["consumed"]),
-        activation_peak_gib=float(m["act"]),
+        consumed_memory_gib=float(m["consumed"]) if m["consumed"] else None,
+        activation_peak_gib=float(m["act"] or m["act26"]),
         cuda_graph_gib=float(m["graph"]),
         kv_cache_memory_gib=float(m["kv"]) if m["kv"] else None,
+        model_weights_gib=float(m["weights"]) if m["weights"] else None,
+        non_torch_memory_gib=float(m["nt"]) if m["nt"] else None,
     ),
     (
+        "(EngineCore pid=1033) INFO 12-01 08:26:04 [gpu_worker.py:857] Free memory on device (139.29/139.8 GiB) on startup. Desired GPU memory utilization is (0.2, 27.96 GiB). Actual usage is 15.27 GiB for weight, 1.29 GiB for peak activation, 0.22 GiB for non-torch memory, and 1.0 GiB for CUDAGraph memory. Replace gpu_memory_utilization config with `--kv-cache-memory=10773548544` (10.03 GiB) to fit into requested memory, or `--kv-cache-memory=148354129920` (138.17 GiB) to fully utilize gpu memory. Current kv cache memory in use is 11.18 GiB.",
         "(EngineCore pid=3145) INFO 11-21 16:26:38 [gpu_worker.py:789] Free memory on device (78.66/79.18 GiB) on startup. Desired GPU memory utilization is (0.9, 71.26 GiB). Actual usage is 16.17 GiB for consumed memory (weights + non-torch), 0.75 GiB for peak activation, and 0.54 GiB for CUDAGraph memory. Replace gpu_memory_utilization config with `--kv-cache-memory=57616193434` (53.66 GiB) to fit into requested memory, or `--kv-cache-memory=65565539840` (61.06 GiB) to fully utilize gpu memory. Current kv cache memory in use is 54.34 GiB.",
     ),
     ("ValueError: Free memory on device cuda:0 (5.1/47.5 GiB) on startup is less than desired GPU memory utilization (0.9, 42.75 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",),
@@ -630,14 +699,17 @@ DEVICE_MEMORY_REPORT = _regex_pattern(
 
 
 _BLOCKS = re.compile(
-    r"# (?P<device>[A-Za-z]{2,10}) blocks: (?P<gpu>\d{1,12})(?:, # CPU blocks: (?P<cpu>\d{1,12}))?"
+    r"# (?P<device>[A-Za-z]{2,10}) blocks: (?P<gpu>-?\d{1,12})(?:, # CPU blocks: (?P<cpu>\d{1,12}))?"
     r"|num_gpu_blocks is: (?P<n>\d{1,12})"
+    r"|Overriding num_gpu_blocks=(?P<was>-?\d{1,12}) with num_gpu_blocks_override=(?P<override>\d{1,12})"
 )
 
 
 def _build_blocks(m: re.Match) -> KvCacheBlocks:
     if m["n"] is not None:
         return KvCacheBlocks(gpu_blocks=int(m["n"]))
+    if m["override"] is not None:
+        return KvCacheBlocks(gpu_blocks=int(m["override"]), overridden_gpu_blocks=int(m["was"]))
     device = m["device"]
     if m["cpu"] is None and device == "CPU":
         # The CPU executor prints "# CPU blocks: N" alone for its device cache.
@@ -647,8 +719,9 @@ def _build_blocks(m: re.Match) -> KvCacheBlocks:
 
 KV_CACHE_BLOCKS = _regex_pattern(
     "kv_cache_blocks",
+    "'Overriding num_gpu_blocks=N with num_gpu_blocks_override=M' V0 0.4.3-0.10.2 (worker.py), V1 0.6.4-0.33.0 (kv_cache_utils.py; kv_cache_planning.py 0.33); the first figure is negative when nothing is left (V0 prints '-1'); "
     "V0 '# GPU blocks: N, # CPU blocks: M' 0.3.3-0.6.6 ('# CUDA blocks' 0.7.0-0.7.2, '# cuda blocks' 0.7.3-0.10.2; TPU/HPU/XPU variants); V1 '# GPU blocks: N' 0.6.4-0.7.3",
-    ("blocks: ", "num_gpu_blocks is: "),
+    ("blocks: ", "num_gpu_blocks is: ", "num_gpu_blocks_override="),
     _BLOCKS.pattern,
     _build_blocks,
     (
@@ -657,19 +730,22 @@ KV_CACHE_BLOCKS = _regex_pattern(
         "INFO 02-11 10:17:54 [executor_base.py:113] # cuda blocks: 36184, # CPU blocks: 2340",
         "INFO 06-03 02:01:19 kv_cache_utils.py:407] # GPU blocks: 27842",
         "INFO 06-03 02:01:19 cpu_executor.py:1] # CPU blocks: 4096",
+        "INFO 02-26 09:54:05 executor_base.py:110] # CUDA blocks: -1, # CPU blocks: 512",
+        "INFO 06-03 02:01:19 [worker.py:1] Overriding num_gpu_blocks=28032 with num_gpu_blocks_override=512",
+        "(EngineCore pid=2301) INFO 06-03 02:01:19 [kv_cache_utils.py:2116] Overriding num_gpu_blocks=27842 with num_gpu_blocks_override=1024",
     ),
     ("INFO 06-03 02:01:19 [block_manager.py:1] Freed blocks: 12",),
 )
 
 
 _KV_SIZE = re.compile(
-    rf"(?P<device>[A-Z]{{2,10}}) KV cache size: (?P<tokens>{INT_COMMAS}) tokens"
-    rf"(?:(?: \+ host)?, Maximum concurrency for (?P<len>{INT_COMMAS}) tokens per request: (?P<x>{UNUM})x)?"
+    rf"(?<![\w+])(?P<device>[A-Z][A-Za-z0-9_]{{0,15}})(?P<host> \+ host)? KV cache size: (?P<tokens>{INT_COMMAS}) tokens"
+    rf"(?:, Maximum concurrency for (?P<len>{INT_COMMAS}) tokens per request: (?P<x>{UNUM})x)?"
 )
 
 KV_CACHE_SIZE = _regex_pattern(
     "kv_cache_size",
-    "V1 'GPU KV cache size: N tokens' 0.8.0-0.27.1; merged with max concurrency 0.28.0-0.33.0 ('XPU/CPU/TPU KV cache size' 0.30+)",
+    "V1 'GPU KV cache size: N tokens' 0.8.0-0.27.1; merged with max concurrency 0.28.0-0.31.0; '%s KV cache size' 0.32.0-0.33.0 with the device word (GPU, or device_type.upper(): XPU, CPU, TPU ...) and ' + host' with CPU offloading",
     ("KV cache size: ",),
     _KV_SIZE.pattern,
     lambda m: KvCacheSize(
@@ -677,9 +753,12 @@ KV_CACHE_SIZE = _regex_pattern(
         m["device"],
         float(m["x"]) if m["x"] else None,
         to_int(m["len"]) if m["len"] else None,
+        True if m["host"] else None,
     ),
     (
         "INFO 06-03 02:01:19 [kv_cache_utils.py:634] GPU KV cache size: 445,472 tokens",
+        "(EngineCore pid=2301) INFO 06-03 02:01:19 [kv_cache_utils.py:2328] GPU + host KV cache size: 890,944 tokens, Maximum concurrency for 8,192 tokens per request: 108.76x",
+        "(EngineCore pid=2301) INFO 06-03 02:01:19 [kv_cache_utils.py:1148] XPU KV cache size: 120,000 tokens, Maximum concurrency for 32,768 tokens per request: 3.66x",
         "(EngineCore pid=2301) INFO 06-03 02:01:19 [kv_cache_utils.py:1147] GPU KV cache size: 445,472 tokens, Maximum concurrency for 8,192 tokens per request: 54.38x",
     ),
 )
@@ -709,6 +788,40 @@ CUDA_GRAPH = _regex_pattern(
         "(EngineCore pid=2301) INFO 06-03 02:01:19 [gpu_model_runner.py:6133] Graph capturing finished in 8 secs, took 0.54 GiB",
     ),
 )
+
+_GRAPH_POOL = re.compile(rf"CUDA graph pool memory: (?P<actual>{NUM}) GiB \(actual\), (?P<est>{NUM}) GiB \(estimated\)")
+_GRAPH_NOTICE = re.compile(
+    rf"CUDA graph memory profiling is enabled \(default since v[\d.]{{1,12}}\)\. The current --gpu-memory-utilization=(?P<u>{UNUM}) is "
+    rf"equivalent to --gpu-memory-utilization=(?P<e>{UNUM}) without CUDA graph memory profiling\."
+    rf"(?:.{{0,200}}?increase --gpu-memory-utilization to (?P<s>{UNUM}))?"
+)
+
+
+def parse_cuda_graph_memory(message: str) -> CudaGraphMemory | None:
+    m = _GRAPH_POOL.search(message)
+    if m:
+        return CudaGraphMemory(actual_gib=float(m["actual"]), estimated_gib=float(m["est"]))
+    m = _GRAPH_NOTICE.search(message)
+    if m:
+        return CudaGraphMemory(
+            gpu_memory_utilization=float(m["u"]),
+            equivalent_utilization_without_profiling=float(m["e"]),
+            suggested_utilization=float(m["s"]) if m["s"] else None,
+        )
+    return None
+
+
+CUDA_GRAPH_MEMORY = Pattern(
+    name="cuda_graph_memory",
+    versions="V1 gpu_worker.py 0.20.0-0.33.0: 'CUDA graph pool memory: A GiB (actual), B GiB (estimated), difference: ...' (DEBUG/INFO) and the 'CUDA graph memory profiling is enabled (default since v0.21.0). The current --gpu-memory-utilization=%.4f is equivalent to --gpu-memory-utilization=%.4f without ...' notice",
+    anchors=("CUDA graph pool memory", "CUDA graph memory profiling is enabled"),
+    parse=parse_cuda_graph_memory,
+    examples=(
+        "(EngineCore pid=1033) INFO 12-01 08:26:04 [gpu_worker.py:794] CUDA graph pool memory: 1.0 GiB (actual), 0.94 GiB (estimated), difference: 0.06 GiB (6.0%).",
+        "(EngineCore pid=1033) INFO 12-01 08:25:58 [gpu_worker.py:576] CUDA graph memory profiling is enabled (default since v0.21.0). The current --gpu-memory-utilization=0.9000 is equivalent to --gpu-memory-utilization=0.8876 without CUDA graph memory profiling. To maintain the same effective KV cache size as before, increase --gpu-memory-utilization to 0.9124. To disable, set VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0.",
+    ),
+)
+
 
 ENGINE_INIT = _regex_pattern(
     "engine_init",
@@ -924,7 +1037,16 @@ _SIMPLE_FAILURES: tuple[tuple[re.Pattern, str, str | None], ...] = (
         "engine_startup_failed",
         "v1",
     ),
-    (re.compile(r"Error in memory profiling\. Initial free memory"), "engine_startup_failed", "v1"),
+    # V0 worker.py 0.4.3-0.10.2 and V1 gpu_worker.py: an assertion when GPU memory changed under the profiler.
+    (re.compile(r"Error in memory profiling\. (?:Initial (?:free|used) memory|currently used memory)"), "engine_startup_failed", None),
+    (re.compile(r"Failed to load model - not enough GPU memory"), "cuda_oom", "v1"),
+    (re.compile(r"WorkerProc failed to start"), "engine_startup_failed", "v1"),
+    (re.compile(r"WorkerProc initialization failed due to an exception in a background process"), "engine_startup_failed", "v1"),
+    (re.compile(r"Frontend process failed during engine core initialization"), "engine_startup_failed", "v1"),
+    (re.compile(r"Cannot auto-fit max_model_len: not enough GPU memory"), "no_kv_cache_memory", "v1"),
+    (re.compile(r"\[shutdown\] MPClient: engine core exited unexpectedly"), "engine_fatal", "v1"),
+    (re.compile(r"Engine core process \S{1,64} died unexpectedly"), "engine_fatal", "v1"),
+    (re.compile(r"Process \S{1,64} \(PID: \d{1,10}\) died with exit code -?\d{1,5}"), "engine_fatal", "v1"),
     (re.compile(r"EngineCore encountered (?:a fatal error|an issue)"), "engine_fatal", "v1"),
     (re.compile(r"Got fatal signal from worker processes"), "engine_fatal", "v1"),
     (re.compile(r"AsyncLLM output_handler failed"), "engine_fatal", "v1"),
@@ -936,9 +1058,20 @@ _SIMPLE_FAILURES: tuple[tuple[re.Pattern, str, str | None], ...] = (
     (re.compile(r"RayWorkerProc rank=\d{1,6} died unexpectedly"), "worker_died", "v1"),
 )
 _SENTENCE_END = re.compile(r"(?<=[.!])\s")
+# config/model.py 0.4.3-0.33.0: a ValueError (inside pydantic's "Value error, ..." from 0.10), or a
+# warning when VLLM_ALLOW_LONG_MAX_MODEL_LEN=1 (then the caution follows the sentence directly).
+_TOO_LONG = re.compile(r"User-specified max_model_len \((?P<len>\d{1,9})\) is greater than the derived max_model_len")
+_TOO_LONG_ALLOWED = re.compile(r"config\.json\)\.\s{1,4}VLLM_ALLOW_LONG_MAX_MODEL_LEN must be used")
 
 
 def parse_failure(message: str) -> ErrorEvent | None:
+    if "User-specified max_model_len" in message:
+        m = _TOO_LONG.search(message)
+        if m and not _TOO_LONG_ALLOWED.search(message, m.end(), m.end() + 400):
+            rest = message[m.start():]
+            end = rest.find(" in model's config.json).")
+            text = rest[: end + len(" in model's config.json).")] if 0 <= end < 400 else _first_sentences(rest)
+            return ErrorEvent("engine_startup_failed", text, max_model_len=int(m["len"]))
     for rx, kind, engine in _SIMPLE_FAILURES:
         m = rx.search(message)
         if m is None:
@@ -955,10 +1088,10 @@ def parse_failure(message: str) -> ErrorEvent | None:
         # The sentence that matched, up to its full stop: a short, stable summary; with the next
         # sentence when the first says little ("Error in memory profiling. Initial free ...").
         rest = message[m.start():]
-        end = _SENTENCE_END.search(rest)
-        if end and end.start() < 40:
-            end = _SENTENCE_END.search(rest, end.end())
-        return ErrorEvent(kind, _first_sentences(rest[: end.start()] if end else rest), engine=engine)
+        full_stop = _SENTENCE_END.search(rest)
+        if full_stop and full_stop.start() < 40:
+            full_stop = _SENTENCE_END.search(rest, full_stop.end())
+        return ErrorEvent(kind, _first_sentences(rest[: full_stop.start()] if full_stop else rest), engine=engine)
     return None
 
 
@@ -968,6 +1101,12 @@ FAILURES = Pattern(
     anchors=(
         "No available memory",
         "Error in memory profiling",
+        "User-specified max_model_len",
+        "Failed to load model",
+        "Cannot auto-fit",
+        "exited unexpectedly",
+        "died with exit code",
+        "Frontend process failed",
         "failed to start",
         "initialization failed",
         "Free memory on device",
@@ -989,10 +1128,91 @@ FAILURES = Pattern(
         "CRITICAL 06-03 02:01:19 launcher.py:99] AsyncLLMEngine has failed, terminating server process",
         "(EngineCore pid=9) ERROR 06-03 02:01:19 [core.py:1] AssertionError: Error in memory profiling. Initial free memory 70.1 GiB, current free memory 71.2 GiB. This happens when other processes sharing the same container release GPU memory while vLLM is profiling during initialization.",
         "ValueError: Free memory on device cuda:0 (5.1/47.5 GiB) on startup is less than desired GPU memory utilization (0.9, 42.75 GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
+        "ERROR 06-03 02:01:19 worker.py:1] AssertionError: Error in memory profiling. Initial used memory 1054867456, currently used memory 2145386496. This happens when the GPU memory was not properly cleaned up before initializing the vLLM instance.",
+        "(EngineCore pid=9) ERROR 06-03 02:01:19 [gpu_model_runner.py:5344] ValueError: Failed to load model - not enough GPU memory. Try lowering --gpu-memory-utilization to free memory for weights, increasing --tensor-parallel-size, or using --quantization. See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more tips. (original error: CUDA out of memory. Tried to allocate 1.16 GiB.)",
+        "(EngineCore pid=9) ERROR 06-03 02:01:19 [multiproc_executor.py:901] WorkerProc failed to start.",
+        "Exception: WorkerProc initialization failed due to an exception in a background process. See stack trace for root cause.",
+        "(APIServer pid=711) ERROR 06-03 02:01:19 [core_client.py:840] [shutdown] MPClient: engine core exited unexpectedly; starting cleanup",
+        "RuntimeError: Engine core process EngineCore_DP0 died unexpectedly.",
+        "RuntimeError: Process ApiServer_1 (PID: 4242) died with exit code 1",
+        "RuntimeError: Frontend process failed during engine core initialization. See root cause above. Failed frontend proc(s): ['ApiServer_0']",
+        "ValueError: Cannot auto-fit max_model_len: not enough GPU memory available to serve even a single token. Try increasing `gpu_memory_utilization`.",
+        "pydantic_core._pydantic_core.ValidationError: 1 validation error for ModelConfig\n  Value error, User-specified max_model_len (200000) is greater than the derived max_model_len (max_position_embeddings=40960 or model_max_length=None in model's config.json). To allow overriding this maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1.",
+        "  Value error, User-specified max_model_len (200000) is greater than the derived max_model_len (max_position_embeddings=40960 or model_max_length=None in model's config.json). To allow overriding this maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1. VLLM_ALLOW_LONG_MAX_MODEL_LEN must be used with extreme caution. [type=value_error, input_value=ArgsKwargs((), {'model': 'x'}), input_type=ArgsKwargs]",
     ),
     counter_examples=(
+        "(APIServer pid=1) WARNING 06-03 02:01:19 [model.py:2679] User-specified max_model_len (200000) is greater than the derived max_model_len (max_position_embeddings=40960 or model_max_length=None in model's config.json). VLLM_ALLOW_LONG_MAX_MODEL_LEN must be used with extreme caution. If the model uses relative position encoding (RoPE), positions exceeding derived_max_model_len lead to nan.",
         "(EngineCore pid=3145) INFO 11-21 16:29:32 [core.py:1332] [shutdown] EngineCore: trigger received signal=SIGTERM",
         "ERROR 03-13 09:00:43 [core.py:330] ",
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# A clean stop (tried after FAILURES: "[shutdown] MPClient: engine core exited unexpectedly" and
+# "Engine core process X died unexpectedly" are failures, not stops).
+
+_SHUTDOWN_SIGNAL = re.compile(r"received (?:signal=)?(?P<sig>SIG[A-Z]{2,8})\b")
+# Whole messages (uvicorn's and vLLM's own), matched exactly so prose that mentions a shutdown
+# is not one.
+_SHUTDOWN_EXACT = {
+    "Shutting down": "shutdown requested",  # uvicorn
+    "Waiting for application shutdown.": "shutdown requested",  # uvicorn
+    "Application shutdown complete.": "shutdown requested",  # uvicorn
+    "Shutting down FastAPI HTTP server.": "shutdown requested",  # vLLM launcher.py 0.5.x-0.22.1
+    "Shutting down.": "shutdown requested",  # vLLM cli/serve.py
+    "Shutting down vLLM gRPC server...": "shutdown requested",
+    "Received KeyboardInterrupt, shutting down API servers...": "keyboard interrupt",  # v1/utils.py
+}
+_FINISHED_PROCESS = re.compile(r"Finished server process \[\d{1,10}\]$")
+_MAX_STEP_CHARS = 200
+
+
+def parse_shutdown(message: str) -> Shutdown | None:
+    text = message.rstrip()
+    if text.startswith("[shutdown] "):
+        if "unexpectedly" in text:  # the engine core died: a failure (FAILURES), not a stop
+            return None
+        m = _SHUTDOWN_SIGNAL.search(text, 0, 400)
+        if m:
+            return Shutdown(f"signal {m['sig']}", m["sig"], text[:_MAX_STEP_CHARS])
+        return Shutdown("shutdown requested", None, text[:_MAX_STEP_CHARS])
+    reason = _SHUTDOWN_EXACT.get(text)
+    if reason is not None:
+        return Shutdown(reason, "SIGINT" if reason == "keyboard interrupt" else None, text)
+    if text.startswith("DPSupervisor received "):  # "DPSupervisor received SIGTERM, shutting down."
+        m = _SHUTDOWN_SIGNAL.search(text, 0, 80)
+        if m:
+            return Shutdown(f"signal {m['sig']}", m["sig"], text[:_MAX_STEP_CHARS])
+    if _FINISHED_PROCESS.match(text):
+        return Shutdown("shutdown requested", None, text)
+    return None
+
+
+SHUTDOWN = Pattern(
+    name="shutdown",
+    versions=(
+        "'[shutdown] <component>: <step>' 0.26.0-0.33.0 (entrypoints/launcher.py, v1/engine/core.py 'trigger received signal=%s', core_client.py, v1/utils.py); "
+        "'Shutting down FastAPI HTTP server.' 0.5.x-0.22.1 (launcher.py); 'Received KeyboardInterrupt, shutting down API servers...' 0.9-0.33.0 (v1/utils.py, API server scale-out); "
+        "uvicorn 'Shutting down' / 'Waiting for application shutdown.' / 'Application shutdown complete.' / 'Finished server process [N]' (every version)"
+    ),
+    anchors=("[shutdown] ", "Shutting down", "shutdown", "shutting down", "Finished server process", "DPSupervisor received"),
+    parse=parse_shutdown,
+    examples=(
+        "(EngineCore pid=1033) INFO 12-01 08:26:57 [core.py:1313] [shutdown] EngineCore: trigger received signal=SIGTERM",
+        "(APIServer pid=711) INFO 12-01 08:26:57 [launcher.py:100] [shutdown] API server: shutdown triggered",
+        "(APIServer pid=711) INFO 12-01 08:26:57 [core_client.py:662] [shutdown] MPClient: complete",
+        "(APIServer pid=711) WARNING 12-01 08:26:57 [utils.py:626] [shutdown] Process manager: force killing remaining processes count=1",
+        "(APIServer pid=711) INFO:     Shutting down",
+        "INFO:     Finished server process [24837]",
+        "INFO:     Application shutdown complete.",
+        "INFO 06-03 02:01:19 launcher.py:62] Shutting down FastAPI HTTP server.",
+        "(APIServer pid=711) INFO 06-03 02:01:19 [utils.py:320] Received KeyboardInterrupt, shutting down API servers...",
+    ),
+    counter_examples=(
+        "(APIServer pid=711) ERROR 12-01 08:26:57 [core_client.py:840] [shutdown] MPClient: engine core exited unexpectedly; starting cleanup",
+        "(APIServer pid=711) INFO 06-03 02:01:19 [async_llm.py:1] Rejecting request 7 (server shutting down)",
+        "INFO 06-03 02:01:19 [x.py:1] Shutting down the whole cluster because of an unrelated thing",
     ),
 )
 
@@ -1018,10 +1238,12 @@ PATTERNS: tuple[Pattern, ...] = (
     MAX_CONCURRENCY,
     KV_CACHE_BLOCKS,
     CUDA_GRAPH,
+    CUDA_GRAPH_MEMORY,
     ENGINE_INIT,
     INSUFFICIENT_KV_CACHE,
     CUDA_OOM,
     FAILURES,
+    SHUTDOWN,
 )
 
 # Everything but stats and access lines, for the slow path.

@@ -32,6 +32,9 @@ class LineContext(NamedTuple):
     rank: int | None = None  # tensor-parallel rank, from the process tag or "[rankN]:"
     dp_rank: int | None = None  # data-parallel index, from EngineCore_DPn / Worker_DPn_...
     stream: str | None = None  # stdout / stderr when the envelope says
+    # vLLM's "[file.py:N]" file name: an engine hint for the fold (gpu_model_runner.py, core.py,
+    # kv_cache_utils.py, core_client.py print only in V1; worker.py's profile, llm_engine.py in V0).
+    file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,11 @@ class ModelInfo:
     max_model_len: int | None = None  # "Using max model len N"
     architecture: str | None = None  # "Resolved architecture: Qwen3ForCausalLM"
     max_num_batched_tokens: int | None = None  # "Chunked prefill is enabled with ..."
+    # "Auto-fit max_model_len: reduced from A to B ..." / "... full model context length A fits"
+    # (--max-model-len -1, 0.20+): the length this start serves, replacing the configured one.
+    auto_fit_max_model_len: int | None = None
+    auto_fit_from_max_model_len: int | None = None  # A, the model's full length
+    auto_fit_kv_cache_memory_gib: float | None = None  # the KV memory it was fitted into
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,10 @@ class MemoryProfile:
     kv_cache_memory_gib: float | None = None  # the KV budget; negative when nothing is left
     profile_seconds: float | None = None
     engine: str | None = None  # "v0"/"v1": each form is printed by one engine only
+    # "Initial free memory X GiB, reserved Y GiB memory for KV Cache as specified by
+    # kv_cache_memory_bytes" (0.10.2+): the free memory before loading; Y is the KV budget.
+    initial_free_memory_gib: float | None = None
+    non_kv_cache_memory_gib: float | None = None  # V1 DEBUG "Total non KV cache memory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,9 @@ class DeviceMemoryReport:
     activation_peak_gib: float | None = None
     cuda_graph_gib: float | None = None
     kv_cache_memory_gib: float | None = None
+    # 0.26's wording names the parts instead of "consumed memory (weights + non-torch)".
+    model_weights_gib: float | None = None
+    non_torch_memory_gib: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,8 @@ class KvCacheBlocks:
     gpu_blocks: int | None
     cpu_blocks: int | None = None
     device: str | None = None  # the word vLLM printed: GPU, CUDA, cuda, TPU, ...
+    # "Overriding num_gpu_blocks=N with num_gpu_blocks_override=M": gpu_blocks is M, this is N.
+    overridden_gpu_blocks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +176,7 @@ class KvCacheSize:
     device: str = "GPU"
     max_concurrency: float | None = None
     tokens_per_request: int | None = None
+    host_offload: bool | None = None  # True for "GPU + host KV cache size" (0.32+, CPU offloading): tokens of both
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,11 +286,29 @@ class ErrorEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class CudaGraphMemory:
+    """V1 0.21+ CUDA graph memory profiling: "CUDA graph pool memory: A GiB (actual), B GiB
+    (estimated)" and the "... --gpu-memory-utilization=U is equivalent to
+    --gpu-memory-utilization=E without CUDA graph memory profiling ... increase ... to S" notice."""
+
+    kind: ClassVar[str] = "cuda_graph_memory"
+    actual_gib: float | None = None
+    estimated_gib: float | None = None
+    gpu_memory_utilization: float | None = None
+    equivalent_utilization_without_profiling: float | None = None
+    suggested_utilization: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Shutdown:
-    """vLLM's own clean stop: "[shutdown] ..." lines, or a signal it received (SIGINT/SIGTERM)."""
+    """A step of a clean stop: vLLM's "[shutdown] ..." lines (0.26+), "Shutting down FastAPI HTTP
+    server." (0.6.2-0.22), "Received KeyboardInterrupt", uvicorn's "Shutting down" / "Finished
+    server process [N]". Not a failure: a shutdown traceback that follows belongs to the stop."""
 
     kind: ClassVar[str] = "shutdown"
-    reason: str  # e.g. "signal SIGINT", "shutdown requested"
+    reason: str  # "signal SIGTERM", "keyboard interrupt", "shutdown requested"
+    signal: str | None = None  # SIGINT / SIGTERM when the line names it
+    step: str = ""  # the line's own words, bounded ("[shutdown] EngineCore: exiting busy loop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +342,7 @@ Record = (
     | ErrorEvent
     | Shutdown
     | HttpAccess
+    | CudaGraphMemory
 )
 
 

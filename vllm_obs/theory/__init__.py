@@ -11,11 +11,11 @@
 - join.py      theory beside a logged summary (`analyze`)
 """
 
-from .catalog import UnknownModelError, resolve_model
+from .model_catalog import UnknownModelError, resolve_model
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu
 from .join import theory_for_summary
 from .models import ModelSpec, parameter_breakdown
-from .report import CapacityReport, ServingConfig, build_report
+from .sizing import CapacityReport, ServingConfig, build_report
 
 __all__ = [
     "CapacityReport", "GpuSpec", "ModelSpec", "ServingConfig", "UnknownGpuError", "UnknownModelError",

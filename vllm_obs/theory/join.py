@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from . import capacity as cap
-from .catalog import UnknownModelError, resolve_model
+from .model_catalog import UnknownModelError, resolve_model
 from .dtypes import DtypeError, GiB, guess_quantization_from_name
 from .estimate import generation_estimate, interval_running
 from .gpus import GpuSpec, UnknownGpuError, custom_gpu, find_gpu, guess_gpu_from_total
 from .models import ModelConfigError
 from .overheads import graph_estimate_bytes
-from .report import CapacityReport, LayoutError, ServingConfig, build_report, roofline_for
+from .sizing import CapacityReport, LayoutError, ServingConfig, build_report, roofline_for
 from .throughput import decode_step
 from .versions import VersionError, rules_for
 

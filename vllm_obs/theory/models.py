@@ -66,10 +66,6 @@ class ModelSpec(BaseModel):
         return self.num_layers - len(self.dense_layers) if self.is_moe else 0
 
     @property
-    def full_attention_layers(self) -> int:
-        return self.num_layers - len(self.sliding_window_layers)
-
-    @property
     def head_dim_naive(self) -> int:
         """hidden / heads: what many calculators assume (wrong for Qwen3-0.6B/4B/32B, Llama-3.2-1B...)."""
         return self.hidden_size // self.num_attention_heads
@@ -163,7 +159,7 @@ class ModelSpec(BaseModel):
         # use_sliding_window is true (vLLM ignores it then too); Mistral v0.1 uses it on all layers.
         window = cfg.get("sliding_window")
         enabled = window is not None and cfg.get("use_sliding_window", True) is not False
-        if enabled:
+        if enabled and window is not None:
             layer_types = cfg.get("layer_types")
             if isinstance(layer_types, list) and len(layer_types) == layers:
                 swl = tuple(i for i, t in enumerate(layer_types) if "sliding" in str(t))

@@ -83,10 +83,10 @@ class DockerFollower:
         self._streams: dict[str, threading.Thread] = {}  # container id -> follow thread
         self._last_line_at: dict[str, float] = {}  # container id -> Docker time just after the last line read
         self._known: dict[str, str] = {}  # container id -> source name, for every container followed
-        self._runs: dict[str, str] = {}  # container id -> StartedAt of the run being followed
+        self._runs: dict[str, str | None] = {}  # container id -> StartedAt of the run being followed
         self._thread = threading.Thread(target=self._supervise, name="vllm-obs-docker", daemon=True)
         self._client = None
-        self._events = None
+        self._events: Any = None  # the daemon's event stream (a generator) while connected
         # Readiness: called once the first connection's running containers were read to their end
         # (or the daemon could not be reached at all: there is nothing to wait for).
         self.on_ready = on_ready

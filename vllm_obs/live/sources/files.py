@@ -21,7 +21,7 @@ is checked by two fingerprints before each read, which makes the cases one routi
 - at start, the rotated siblings of each followed file (`vllm.log.1`, `vllm.log.2`,
   `vllm.log-20261201`, the kubelet's `0.log.20261201-095900`) are read first: the newest within
   `rotated_files` / `rotated_bytes`, oldest first: a restarted sidecar counts
-  what it had counted before a rotation again (see docs/operations-restart.md).
+  what it had counted before a rotation again (see docs/operations.md, Restart semantics).
 
 `--poll` uses watchdog's polling observer for filesystems where inotify sees nothing (some bind
 mounts, network filesystems).
