@@ -7,8 +7,9 @@ are 060's stats line with its Running / Waiting / KV usage numbers changed. Phas
 0.27.1 start (060), KV saturation with a growing queue, the log going silent while serving, a
 clean SIGINT stop (060's own), a restart that fails with KV too small (010; and a second sidecar,
 started on a log that already holds that failure, added to Prometheus' targets: its counters
-are born at 1), a new start that dies of CUDA OOM while serving (031). After each phase the test asserts through /api/v1/alerts which
-alerts fire, and that nothing else is pending or firing.
+are born at 1), a 0.26.0 start (073) that serves and then dies of CUDA OOM (031). After each
+phase the test asserts through /api/v1/alerts which alerts fire, and that nothing else is
+pending or firing.
 
 The rules are the shipped deploy/prometheus/alerts.yml, with one change in a test copy: every
 `for:` is rewritten to 2s and the 30-minute silence of VllmObsNoLinesFromServingEngine to 6 s,
@@ -54,6 +55,9 @@ FIRST_STATS, IDLE_STATS = STATS_LINES[0], STATS_LINES[-1]  # Running 1, KV 0.1%;
 PROBE = next(line for line in LOG_060 if '"GET /v1/models HTTP/1.1" 200' in line)
 REQUEST = next(line for line in LOG_060 if '"POST /v1/completions HTTP/1.1" 200' in line)
 STOP = LOG_060[next(i for i, line in enumerate(LOG_060) if "[shutdown]" in line):]
+LOG_073 = real_log("073-")  # vLLM 0.26.0, V1, H200: start, load, clean SIGINT stop
+STARTUP_073 = LOG_073[: next(i for i, line in enumerate(LOG_073) if "Application startup complete" in line) + 1]
+STATS_073 = next(line for line in LOG_073 if "[loggers.py" in line and "Engine 000:" in line)
 KV_TOO_SMALL = real_log("010-")  # 0.6.4: max seq len 29000 > 23648 tokens of KV cache
 CUDA_OOM = real_log("031-")  # 0.8 V1: torch.OutOfMemoryError in EngineCore, then the fatal signal
 KV_ALERTS = {"VllmKvCacheSaturated", "VllmKvCacheSaturatedCritical", "VllmKvCacheFullRequestsWaiting", "VllmQueueGrowingWhileKvSaturated"}
@@ -268,8 +272,8 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     assert late_failure["annotations"]["description"] == "The engine failed to start: insufficient_kv_cache (1 in 10 minutes)."
     assert prometheus.value(f'vllm_obs_engine_starts_total{{source="{main}"}}') == 2
 
-    # (e) A new start serves, then dies of CUDA OOM.
-    log.append(STARTUP + [REQUEST, FIRST_STATS])
+    # (e) The server comes back as 0.26.0 (073's start), serves, then dies of CUDA OOM.
+    log.append(STARTUP_073 + [REQUEST, STATS_073])
     def serving_again() -> bool:
         log.every_second(lambda: [PROBE])
         serving = prometheus.value(f'vllm_obs_engine_state{{source="{main}",state="serving"}}') == 1
