@@ -8,7 +8,8 @@
 - deploy/grafana/provisioning/alerting/vllm-obs.yml: the same rules as Grafana-managed rules
   (query A, threshold C);
 - deploy/kubernetes/prometheusrule.yaml: the Prometheus operator's PrometheusRule;
-- the per-alert section of docs/alerts.md (what fires, when, what to do).
+- the per-alert section of docs/alerts.md and the alert table of docs/operations.md
+  (rules_docs.py).
 
 Each rule is a *query* (the value shown) and a *threshold* (op, value): Prometheus gets
 `(query) op value`, Grafana the query as A and the threshold as C, so both fire on the same
@@ -30,6 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import rules_docs  # beside this file
 import yaml
 
 from vllm_obs.metrics.catalog import BY_NAME
@@ -55,9 +57,7 @@ NO_LINES_SECONDS = 1800
 
 # How to join vLLM's own preemption counter where Prometheus also scrapes vLLM's /metrics
 # (V1 counts preemptions there but never prints them in its log).
-VLLM_PREEMPTIONS_JOIN = (
-    "sum by (model) (label_replace(increase(vllm:num_preemptions_total[5m]), \"model\", \"$1\", \"model_name\", \"(.*)\")) > 0"
-)
+VLLM_PREEMPTIONS_JOIN = "increase(vllm:num_preemptions_total[5m]) > 0"
 
 
 def fired(counter: str, window: str) -> str:
@@ -132,7 +132,8 @@ RULES: tuple[Rule, ...] = (
         "Capacity, not compute, is the limit: add KV capacity (see VllmKvCacheSaturated) or replicas.\n"
         "Where Prometheus also scrapes vLLM's /metrics, its own counter shows the preemptions V1 does not log:\n"
         f"  {VLLM_PREEMPTIONS_JOIN}\n"
-        "(vLLM labels it model_name; the sidecar's model label is the same served name.)\n",
+        "(labelled source, model, engine as the sidecar's by the shipped vLLM scrape job: join on (source, model, engine); "
+        "docs/alerts.md)\n",
         for_="2m",
     ),
     Rule(
@@ -362,54 +363,13 @@ def build_operator() -> str:
     return header + _dump(doc)
 
 
-DOCS = DEPLOY.parent / "docs" / "alerts.md"
-DOCS_BEGIN = "<!-- rules.py: every alert, generated from the rule table; do not edit by hand -->"
-DOCS_END = "<!-- rules.py: end -->"
-
-
-def _doc_text(text: str) -> str:
-    """An annotation for markdown: templates read as the placeholders they are."""
-    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", r"{\1}", text)
-    return re.sub(r"\{\{ \$value[^}]*\}\}", "{value}", text)
-
-
-def _doc_line(line: str) -> str:
-    if line.startswith(" "):  # a query in the runbook
-        return f"  `{line.strip()}`"
-    return line if re.match(r"\d+\. ", line) else f"- {line}"
-
-
-def build_docs() -> str:
-    """docs/alerts.md with its per-alert section written from the table (the prose around it kept)."""
-    lines = [DOCS_BEGIN, ""]
-    for group in dict.fromkeys(rule.group for rule in RULES):
-        lines += [f"### Group `{group}`", ""]
-        for rule in (r for r in RULES if r.group == group):
-            wait = f", for {rule.for_}" if rule.for_ != "0s" else ", at once"
-            lines += [
-                f"#### {rule.alert} ({rule.severity}{wait})",
-                "",
-                f"*{_doc_text(rule.summary)}.* {_doc_text(rule.description)}",
-                "",
-                "Fires when:",
-                "",
-                "```promql",
-                rule.expr,
-                "```",
-                "",
-                "What to do:",
-                "",
-                *(_doc_line(line) for line in _doc_text(rule.runbook).strip().splitlines()),
-                "",
-            ]
-    lines.append(DOCS_END)
-    text = DOCS.read_text() if DOCS.exists() else f"# Alerts\n\n{DOCS_BEGIN}\n{DOCS_END}\n"
-    head, _, rest = text.partition(DOCS_BEGIN)
-    _, _, tail = rest.partition(DOCS_END)
-    return head + "\n".join(lines) + tail
-
-
-OUTPUTS = {ALERTS: build_alerts, GRAFANA: build_grafana, OPERATOR: build_operator, DOCS: build_docs}
+OUTPUTS = {
+    ALERTS: build_alerts,
+    GRAFANA: build_grafana,
+    OPERATOR: build_operator,
+    rules_docs.ALERTS_DOC: lambda: rules_docs.build_alerts_doc(RULES),
+    rules_docs.OPERATIONS_DOC: lambda: rules_docs.build_operations_doc(RULES),
+}
 
 
 def main(argv: list[str]) -> int:
