@@ -1604,7 +1604,7 @@ class Server:
     """State of one server process tree: pids, clock, counters, the RNG shared with the era."""
 
     def __init__(self, era: Era, rng: random.Random, t: float, network: str, log_requests: bool,
-                 busy: bool, pid_base: int):
+                 busy: bool | float, pid_base: int):
         self.era, self.rng, self.t = era, rng, t
         self.dep = era.deployment
         self.log_requests = log_requests
@@ -1617,8 +1617,9 @@ class Server:
         self.cum_preemptions = 0
         self.api_proc, self.engine_proc, self.workers = self._procs(pid_base)
         work = era.workload
-        if busy:
-            work = busy_workload(self.dep, work, era.stats_interval)
+        if busy:  # True: ~100 access lines per stats line; a number: that many requests per interval
+            work = busy_workload(self.dep, work, era.stats_interval,
+                                 *(() if busy is True else (float(busy),)))
         self.load = LoadModel(self.dep, work, rng)
 
     def _procs(self, base: int) -> tuple[Proc, Proc, list[Proc]]:
@@ -1735,7 +1736,7 @@ def tick_lines(srv: Server, t0: float, t1: float, k: Tick) -> list[Line]:
     return batch
 
 
-def generate(era: str, lines: int = 10_000, seed: int = 0, restarts: int = 0, busy: bool = False,
+def generate(era: str, lines: int = 10_000, seed: int = 0, restarts: int = 0, busy: bool | float = False,
              network: str = "local", log_requests: bool = False) -> Iterator[Line]:
     """All lines of one synthetic log, in order, as (epoch seconds, stream, text)."""
     if era not in ERAS:

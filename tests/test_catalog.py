@@ -59,6 +59,6 @@ def test_no_metric_name_is_written_outside_the_catalog() -> None:
             continue
         text = path.read_text()
         offenders += [f"{path.relative_to(package)}: {m}" for m in re.findall(r"[\"']vllm_obs_\w+", text)]
-        for short in re.findall(r"\bN\.(\w+)", text):
+        for short in re.findall(r"\bN\.(\w+)", text) if "NAMES as N" in text else ():
             assert "vllm_obs_" + short in BY_NAME, f"{path.name}: N.{short} is not in the catalog"
     assert offenders == []

@@ -72,7 +72,7 @@ def test_the_sidecar_follows_a_container_through_the_read_only_proxy(dockerd: Do
     sidecar = Sidecar("--label", "app=vllm-test", env={"DOCKER_HOST": proxy.replace("http://", "tcp://")})
     try:
         source = {"source": "vllm-proxied"}
-        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2481, 60, "the whole log through the proxy")
+        wait_for(lambda: sidecar.value("vllm_obs_log_lines_total", result="matched", **source) == 2501, 60, "the whole log through the proxy")
         assert sidecar.value("vllm_obs_kv_cache_capacity_tokens", **source) == 395712
         assert sidecar.value("vllm_obs_source_up", **source) == 1
         # Events pass too: a restart is seen and read again.

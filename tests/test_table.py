@@ -24,8 +24,8 @@ def table(*args: str) -> str:
 def test_real_h100_log_reads_in_order_with_rounded_values_and_a_hint() -> None:
     out = table(str(CASE_060))
     lines = out.splitlines()
-    # 16:25:43 (first line) to 16:29:31 (last stats line) of the real run.
-    assert re.match(r"\d{4}-11-21 16:25:43 to 16:29:31 UTC \(3 min 48 s\) · 1 engine start, 15 stats lines$", lines[0]), lines[0]
+    # 16:25:43 (first line) to 16:29:32 (its shutdown lines) of the real run.
+    assert re.match(r"\d{4}-11-21 16:25:43 to 16:29:32 UTC \(3 min 49 s\) · 1 engine start, 15 stats lines$", lines[0]), lines[0]
     assert lines[1] == "Findings" and lines[2] == "  - KV cache usage peaked at 32.1%: it never stayed above 95%."
     assert out.index("Findings") < out.index("vLLM startup facts") < out.index("Load (15 stats lines)")
     # vLLM printed "4.142544 seconds" and "15.2683 GiB": shown as people read them.

@@ -14,18 +14,20 @@ from vllm_obs.parse.driver import read_paths
 
 
 def analyze_paths(
-    paths: Iterable[str], year: int | None = None, tz: tzinfo = timezone.utc, progress: Any = None, lazy: bool = False
+    paths: Iterable[str], year: int | None = None, tz: tzinfo = timezone.utc, progress: Any = None, lazy: bool = False,
+    jobs: int = 1,
 ) -> tuple[dict[str, Any], list[str]]:
     """Summarise the inputs in the order given, as one log; returns (summary, one-line input
     errors). `progress` (cli/progress.py) is told about every batch read; `lazy` gives stats
-    lists that are built while written (fold/jsonstream.write_json), for archives."""
+    lists that are built while written (fold/jsonstream.write_json), for archives; `jobs` worker
+    processes parse several files at once (the same result)."""
     fold = Fold()
 
     def open_sink(path: str) -> Fold:
         fold.resolve_time = Timeline(year, tz, path).resolve
         return fold
 
-    problems = read_paths(paths, open_sink, progress)
+    problems = read_paths(paths, open_sink, progress, jobs=jobs)
     return summarize(fold, lazy=lazy), problems
 
 

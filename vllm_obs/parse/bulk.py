@@ -1,0 +1,166 @@
+"""The bulk path: count a batch's uvicorn access lines in C, parse only the rest in Python.
+
+A busy server's log is mostly access lines, and `LineParser.scan` only counts them by (method,
+path, status). Here a batch is joined into one buffer and one compiled pattern recognises whole
+*runs* of access lines in every envelope we meet (plain, `docker logs -t`, CRI `F`, Docker
+json-file, compose gutters, journald, ANSI around vLLM's process tag); `findall` over a run
+gives the keys without a Python step per line. Every other line (startup, stats, errors, CRI
+partials, anything the pattern is not sure of) goes to the same `LineParser.scan`, in order,
+and the counts are handed over exactly when `scan` alone would hand them over (before the next
+record, and at the end of the batch), so the results are identical (tests/test_bulk.py).
+
+The pattern accepts a line only when the line path would give exactly one `HttpAccess` with
+the same key and touch no parser state: its character classes are subsets of what the
+envelope and prefix rules (parse/envelope.py) and the access pattern (parse/patterns.py) read,
+chosen so that no other rule there can fire (no ESC but the colour codes around the process
+tag, no "|", "[" or "]" outside the client, no control characters, no "\\r"). A line that
+falls outside is simply parsed the slow way. While the parser waits for the rest of a CRI
+partial or a cut engine config line, the next line always goes through the parser too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from vllm_obs.parse.parser import LineParser
+from vllm_obs.parse.records import LineContext, Record
+
+AccessKey = tuple[str, str, int]
+
+_RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# Transport envelopes around a raw text line (the order of unwrap_outer's rules).
+_ENVELOPE = (
+    r"(?:"
+    rf"{_RFC3339} (?:stdout|stderr) F "  # CRI, a complete line
+    rf"|{_RFC3339} "  # docker logs --timestamps
+    rf"|{_MONTH} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [A-Za-z0-9_.-]{{1,253}} [A-Za-z0-9_.@/-]{{1,128}}"
+    r"(?:\[[0-9]{1,10}\])?: "  # journald short
+    r"|[A-Za-z][A-Za-z0-9_.-]{0,63} {1,40}\| "  # docker compose gutter
+    r")?"
+)
+_LEVEL = r"(?:DEBUG|INFO|WARNING|ERROR|CRITICAL): +"
+_CLIENT = r"[0-9A-Fa-f.:\[\]]{1,200}"
+_NAME = r"[A-Za-z0-9_]{1,40}(?: rank=[0-9]{1,5})?"
+# Path and query: URL characters only (no space, control character, quote, backslash, bracket,
+# bar or ESC); positive ASCII sets are what the C engine checks fastest. Together far below the
+# access pattern's 8192.
+_PATH = r"[A-Za-z0-9/_.~%!$&'()*+,;=:@-]{1,4000}"
+_QUERY = r"(?:\?[A-Za-z0-9/_.~%!$&'()*+,;=:@?-]{0,4000})?"
+_PHRASE = r"(?: [A-Za-z' -]{0,80})?"
+
+
+def _message(esc: str, quote: str, n: int) -> str:
+    """uvicorn's access line after an optional coloured process tag; `esc`/`quote` are how the
+    ESC byte and a double quote are written (raw, or escaped inside Docker's JSON)."""
+    colour = rf"(?:{esc}\[[0-9;]{{0,12}}m)?"
+    return (
+        rf"{colour}(?:\({_NAME} pid=[0-9]{{1,10}}\){colour} ?)?{_LEVEL}"
+        rf'{_CLIENT} - {quote}(?P<m{n}>[A-Z]{{1,16}}) (?P<p{n}>{_PATH}){_QUERY} HTTP/[0-9.]{{1,4}}{quote} '
+        rf"(?P<s{n}>[0-9]{{3}}){_PHRASE}"
+    )
+
+
+_RAW_LINE = _ENVELOPE + _message(r"\x1b", '"', 0)
+_JSON_LINE = (
+    r'\{"log":"' + _message(r"\\u001b", r'\\"', 1)
+    + r'(?:\\r)?\\n","stream":"(?:stdout|stderr)","time":"' + _RFC3339 + r'"\}'
+)
+_ACCESS_LINE = rf"(?:{_RAW_LINE}|{_JSON_LINE})"
+# Every line of a batch joined by "\n" gives one tuple: (method, path, status) of the raw or the
+# JSON form for an access line, all empty for any other line.
+_LINES = re.compile(rf"^{_ACCESS_LINE}$|^.*$", re.M)
+_OTHER = ("",) * 6
+
+OnRecord = Callable[[LineContext, Record], None]
+OnAccessCounts = Callable[[dict[AccessKey, int]], None]
+
+
+_MONTHS = frozenset(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"))
+
+
+def worth_bulk(lines: list[str]) -> bool:
+    """Whether the batch's lines carry an envelope timestamp (CRI, `docker logs -t`, json-file,
+    journald). Then every access line is unique and `scan`'s shape cache never hits, so the C
+    pass is several times faster; lines without one (plain, compose) `scan` counts by shape
+    runs, which is as fast as the C pass or faster (bench_busy.py). Both give the same results."""
+    step = max(1, len(lines) // 16)
+    for line in lines[::step][:16]:
+        first = line[:1]
+        if first.isdigit() or first == "{" or (line[3:4] == " " and line[:3] in _MONTHS):
+            return True
+    return False
+
+
+def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts) -> int:
+    """`parser.scan(lines, on_record, on_access_counts)` with the same calls and the same
+    parser state afterwards, but access lines counted in C. Lines must not contain "\\n"."""
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:
+        parser.scan(lines, on_record, on_access_counts)
+        return 0
+    pending: dict[AccessKey, int] = {}  # counted, not yet handed over
+
+    def add_counts(counts: dict[AccessKey, int]) -> None:
+        for key, n in counts.items():
+            pending[key] = pending.get(key, 0) + n
+
+    def record(context: LineContext, parsed: Record) -> None:
+        if pending:
+            on_access_counts(dict(pending))
+            pending.clear()
+        on_record(context, parsed)
+
+    found = _LINES.findall(text)
+    if len(found) != len(lines):  # cannot happen; never guess
+        parser.scan(lines, on_record, on_access_counts)
+        return 0
+    keys = _key_cache
+    counts = parser.counts
+    find_other = found.index
+    slow: list[str] = []  # lines for the parser, in order
+    i = bulk = 0
+    n_lines = len(lines)
+    while i < n_lines:
+        try:
+            j = find_other(_OTHER, i)
+        except ValueError:
+            j = n_lines
+        if j > i:  # lines i..j-1 are access lines
+            if slow:
+                parser.scan(slow, record, add_counts)
+                slow = []
+            if parser._partial or parser._cut_config is not None:
+                slow.append(lines[i])  # the parser waits for this line: it must see it
+                i += 1
+                continue
+            for raw, k in Counter(found[i:j]).items():
+                key = keys.get(raw)
+                if key is None:
+                    key = _key(raw)
+                pending[key] = pending.get(key, 0) + k
+            parser.line_number += j - i
+            counts["matched"] += j - i
+            bulk += j - i
+            i = j
+        if i < n_lines:
+            slow.append(lines[i])
+            i += 1
+    if slow:
+        parser.scan(slow, record, add_counts)
+    if pending:
+        on_access_counts(dict(pending))
+    return bulk
+
+
+_key_cache: dict[tuple[str, ...], AccessKey] = {}
+
+
+def _key(raw: tuple[str, ...]) -> AccessKey:
+    m0, p0, s0, m1, p1, s1 = raw
+    key = (m0, p0, int(s0)) if m0 else (m1, p1, int(s1))
+    if len(_key_cache) < 4096:
+        _key_cache[raw] = key
+    return key

@@ -1,0 +1,112 @@
+"""Read several independent inputs on every core, with the output of one process.
+
+Each path already gets its own `LineParser` in `driver.read_paths` (a parser's state, CRI
+partials and cut config lines, never crosses files), so a file can be parsed anywhere: a worker
+process reads and parses one file (decompressing a .gz there too) into the ordered list of sink
+calls it would have made, and the parent (which reads the first file itself meanwhile) replays
+those calls into `open_sink(path)`'s sink, file after file in the order given. The fold, which does depend on order (engine starts, HTTP counts
+per start), therefore sees exactly the calls of a sequential run (tests/test_parallel.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from vllm_obs.parse.records import LineContext, Record
+
+# ("r", context, record) | ("a", access counts) | ("l", line counts)
+Call = tuple[Any, ...]
+
+
+class _Recorder:
+    """A sink that keeps its calls, to be replayed in the parent."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+
+    def record(self, context: LineContext, record: Record) -> None:
+        self.calls.append(("r", context, record))
+
+    def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None:
+        self.calls.append(("a", counts))
+
+    def line_counts(self, delta: dict[str, int]) -> None:
+        self.calls.append(("l", delta))
+
+
+def _parse_one(task: tuple[str, bool]) -> tuple[list[Call], list[str], int]:
+    from vllm_obs.parse.driver import read_paths
+
+    path, every_record = task
+    recorder = _Recorder()
+    lines = [0]
+
+    def on_lines(_path: str) -> _Recorder:
+        return recorder
+
+    problems = read_paths([path], on_lines, None, every_record, jobs=1)
+    for call in recorder.calls:
+        if call[0] == "l":
+            lines[0] += sum(call[1].values())
+    return recorder.calls, problems, lines[0]
+
+
+def read_paths_parallel(
+    paths: list[str], open_sink: Callable[[str], Any], progress: Any, every_record: bool, jobs: int
+) -> list[str]:
+    """`driver.read_paths` for several real files, parsed by up to `jobs` worker processes."""
+    from vllm_obs.parse.driver import read_paths
+
+    problems: list[str] = []
+    # fork: the workers need nothing but this module's code, already loaded (no re-import).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # The parent parses the first file itself while the workers parse the others: it would
+    # only wait otherwise, and that file is never pickled. Then it folds the others' calls.
+    workers = max(1, min(jobs, len(paths) - 1))
+    with context.Pool(workers) as pool:
+        # At most `workers` files parsed ahead of the fold: their calls wait in memory.
+        waiting: deque[tuple[str, Any]] = deque()
+        later = iter(paths[1:])
+
+        def submit() -> None:
+            path = next(later, None)
+            if path is not None:
+                waiting.append((path, pool.apply_async(_parse_one, ((path, every_record),))))
+
+        for _ in range(workers):
+            submit()
+        problems.extend(read_paths(paths[:1], open_sink, progress, every_record, jobs=1))
+        while waiting:
+            path, result = waiting.popleft()
+            calls, file_problems, lines = result.get()
+            submit()
+            sink = open_sink(path)
+            record, access_counts, line_counts = sink.record, sink.access_counts, sink.line_counts
+            for call in calls:
+                kind = call[0]
+                if kind == "r":
+                    record(call[1], call[2])
+                elif kind == "a":
+                    access_counts(call[1])
+                else:
+                    line_counts(call[1])
+            del calls
+            problems.extend(file_problems)
+            if progress is not None:
+                on_progress = progress.file(path)
+                if on_progress is not None:
+                    on_progress(_size(path), lines)
+    return problems
+
+
+def _size(path: str) -> int:
+    import os
+
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
