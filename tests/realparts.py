@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 BUSYBOX = "/bin/busybox"
 TEST_IMAGE = "local/busybox:latest"
@@ -167,7 +168,7 @@ class Prometheus:
         self.root = Path(tempfile.mkdtemp(prefix="vo-p"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = {
+        config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [
                 {"job_name": "vllm-obs", "static_configs": [{"targets": targets}], **(scrape or {})},
@@ -176,6 +177,7 @@ class Prometheus:
         }
         if rule_files:
             config["rule_files"] = rule_files
+        self.config = config
         (self.root / "prometheus.yml").write_text(json.dumps(config))  # JSON is YAML
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen | None = None
@@ -219,6 +221,34 @@ class Prometheus:
         if body.get("status") != "success":
             raise RuntimeError(f"{promql}: {body}")
         return body["data"]["result"]
+
+    def set_targets(self, targets: list[str]) -> None:
+        """Scrape these targets from now on (the config rewritten, Prometheus reloaded by SIGHUP)."""
+        self.config["scrape_configs"][0]["static_configs"] = [{"targets": targets}]
+        (self.root / "prometheus.yml").write_text(json.dumps(self.config))
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+        def scraping() -> bool:
+            active = self._get("/api/v1/targets")["activeTargets"]
+            return {t["labels"]["instance"] for t in active} == set(targets)
+
+        wait_for(scraping, 30, f"prometheus to scrape {targets}")
+
+    def _get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+            body = json.load(response)
+        if body.get("status") != "success":
+            raise RuntimeError(f"{path}: {body}")
+        return body["data"]
+
+    def alerts(self) -> list[dict]:
+        """Active alerts (pending and firing) from /api/v1/alerts."""
+        return self._get("/api/v1/alerts")["alerts"]
+
+    def rule_groups(self) -> list[dict]:
+        """Rule groups from /api/v1/rules (with each group's lastEvaluation)."""
+        return self._get("/api/v1/rules")["groups"]
 
     def value(self, promql: str) -> float | None:
         result = self.query(promql)

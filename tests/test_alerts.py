@@ -16,6 +16,7 @@ from vllm_obs.metrics.catalog import METRICS, exposed_names
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy" / "prometheus"
+GRAFANA_RULES = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "vllm-obs.yml"
 KNOWN = {n for m in METRICS for n in exposed_names(m)} | {"up", "ALERTS"}
 LOG_020 = ROOT / "samples" / "real-logs" / "020-v1-apiserver-stats-with-specdecoding-mtp" / "input.log"
 needs_promtool = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed (scripts/setup --system)")
@@ -29,6 +30,31 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\[[^\]]*\]", "", expr)  # ranges
     words = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", expr))
     return {w for w in words if w not in {"and", "or", "unless", "bool", "offset", "inf", "nan"}}
+
+
+def test_rule_files_are_generated_from_the_rule_table() -> None:
+    # alerts.yml, the Grafana-managed rules and the PrometheusRule come from deploy/prometheus/rules.py.
+    run = subprocess.run([sys.executable, str(RULES / "rules.py"), "--check"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_grafana_rules_are_the_prometheus_rules() -> None:
+    """Each Grafana-managed rule is a Prometheus rule: its query A and threshold C make the expr."""
+    prometheus = {r["alert"]: r for g in yaml.safe_load((RULES / "alerts.yml").read_text())["groups"] for r in g["rules"]}
+    grafana = yaml.safe_load((GRAFANA_RULES).read_text())
+    rules = {r["title"]: r for g in grafana["groups"] for r in g["rules"]}
+    assert set(rules) == set(prometheus)
+    ops = {"gt": ">", "lt": "<"}
+    for title, rule in rules.items():
+        query, threshold = rule["data"][0]["model"], rule["data"][1]["model"]
+        assert rule["condition"] == threshold["refId"] == "C" and threshold["expression"] == query["refId"] == "A"
+        assert query["instant"] is True and metric_names(query["expr"]) <= KNOWN, title
+        (condition,) = threshold["conditions"]
+        op, (value,) = ops[condition["evaluator"]["type"]], condition["evaluator"]["params"]
+        expr = prometheus[title]["expr"]
+        assert expr.endswith(f" {op} {value:g}") and query["expr"] in expr, title
+        assert rule["for"] == prometheus[title].get("for", "0s") and rule["labels"] == prometheus[title]["labels"]
+        assert "$value " not in str(rule["annotations"]), "Grafana has $values.A.Value, not $value"
 
 
 def test_alerts_test_file_is_generated_from_the_case_table() -> None:

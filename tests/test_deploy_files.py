@@ -97,11 +97,13 @@ def test_grafana_provisioning_lines_up() -> None:
     assert datasource["type"] == "prometheus" and datasource["url"] == "http://prometheus:9090"
     provider = yaml.safe_load((provisioning / "dashboards" / "vllm-obs.yml").read_text())["providers"][0]
     assert mounts[provider["options"]["path"]] == (DEPLOY.parent / "dashboards").resolve()
-    alert = yaml.safe_load((provisioning / "alerting" / "kv-saturation.yml").read_text())["groups"][0]["rules"][0]
-    query = alert["data"][0]
-    assert query["datasourceUid"] == datasource["uid"]
-    assert metric_names(query["model"]["expr"]) <= KNOWN
-    assert alert["data"][1]["model"]["conditions"][0]["evaluator"]["params"] == [0.9]
+    groups = yaml.safe_load((provisioning / "alerting" / "vllm-obs.yml").read_text())["groups"]
+    alerts = {rule["title"]: rule for group in groups for rule in group["rules"]}
+    for alert in alerts.values():
+        query = alert["data"][0]
+        assert query["datasourceUid"] == datasource["uid"]
+        assert metric_names(query["model"]["expr"]) <= KNOWN
+    assert alerts["VllmKvCacheSaturated"]["data"][1]["model"]["conditions"][0]["evaluator"]["params"] == [0.9]
 
 
 @pytest.mark.parametrize("name", ["vllm-with-sidecar.yaml", "daemonset.yaml"])
@@ -168,4 +170,4 @@ def test_kubernetes_monitors_and_rules() -> None:
     assert service_monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
     (rule,) = k8s_docs("prometheusrule.yaml")
     alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
-    assert rule["kind"] == "PrometheusRule" and rule["spec"]["groups"] == alerts["groups"], "run deploy/kubernetes/make_prometheusrule.py"
+    assert rule["kind"] == "PrometheusRule" and rule["spec"]["groups"] == alerts["groups"], "run deploy/prometheus/rules.py"
