@@ -141,7 +141,7 @@ METRICS: tuple[Metric, ...] = (
            labels=("source",), group="self"),
     Metric("vllm_obs_source_reconnects_total", "counter", "", "Times the sidecar re-attached to a source (container restart, file rotation, daemon back).",
            labels=("source",), group="self"),
-    Metric("vllm_obs_source_down_reason", "gauge", "", "1 with the reason while a source is down (missing, unreadable, vanished, daemon_unreachable, stopped).",
+    Metric("vllm_obs_source_down_reason", "gauge", "", "1 with the reason while a source is down: missing, unreadable, vanished (files), container_<status> (a container not running), docker_daemon_unreachable. The whole reason is in the sidecar's log.",
            labels=("source", "reason"), group="self"),
     Metric("vllm_obs_pipeline_errors_total", "counter", "", "Batches of lines the pipeline failed on (counted and logged; the pipeline goes on).",
            labels=(), group="self", promql="increase(vllm_obs_pipeline_errors_total[10m]) > 0"),
