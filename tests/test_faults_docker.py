@@ -21,19 +21,6 @@ while true; do sleep 1; done
 """
 
 
-@pytest.fixture(scope="module")
-def dockerd():
-    reason = Dockerd.available()
-    if reason:
-        pytest.skip(f"no real dockerd here: {reason}")
-    daemon = Dockerd()
-    try:
-        daemon.start()
-        daemon.import_busybox()
-        yield daemon
-    finally:
-        daemon.close()
-
 
 @pytest.fixture
 def log_dir(tmp_path: Path) -> tuple[Path, Log]:

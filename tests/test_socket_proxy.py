@@ -23,19 +23,6 @@ from test_docker_source import LOG, _run_container, log_dir  # noqa: F401 - log_
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "compose" / "docker-socket-proxy.cfg"
 
 
-@pytest.fixture(scope="module")
-def dockerd() -> Iterator[Dockerd]:
-    reason = Dockerd.available()
-    if reason:
-        pytest.skip(f"no real dockerd here: {reason}")
-    daemon = Dockerd()
-    try:
-        daemon.start()
-        daemon.import_busybox()
-        yield daemon
-    finally:
-        daemon.close()
-
 
 @pytest.fixture
 def proxy(dockerd: Dockerd, tmp_path: Path) -> Iterator[str]:
