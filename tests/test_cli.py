@@ -149,3 +149,27 @@ def test_nothing_readable_means_no_output(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     result = run("report", missing, "-o", str(out))
     assert result.returncode == 2 and not out.exists() and b"missing.log: no such file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "flags, says",
+    [
+        (["--gpu", "NOPE-9000"], "unknown GPU 'NOPE-9000'"),
+        (["--model", "Qwen/Qwen3-8Bx"], "Closest catalog names: Qwen/Qwen3-8B"),
+        (["--model-config", "/nonexistent/config.json"], "config.json"),
+        (["--kubernetes-glob", "/x/*/*/*.log"], "add --kubernetes"),
+        (["--stdin"], "--stdin reads one piped stream"),
+    ],
+)
+def test_run_rejects_typos_and_contradictions_at_start(tmp_path: Path, flags: list[str], says: str) -> None:
+    result = run("run", "--file", str(tmp_path / "vllm.log"), *flags, "--print-config")
+    stderr = result.stderr.decode() if isinstance(result.stderr, bytes) else result.stderr
+    assert result.returncode == 2 and stderr.count("\n") == 1 and says in stderr, stderr
+
+
+def test_run_rejects_an_unknown_environment_variable(tmp_path: Path) -> None:
+    import os
+
+    result = subprocess.run([sys.executable, "-m", "vllm_obs", "run", "--file", str(tmp_path / "x.log"), "--print-config"],
+                            capture_output=True, text=True, env=dict(os.environ, VLLM_OBS_PROT="9401"), timeout=60)
+    assert result.returncode == 2 and "unknown environment variable VLLM_OBS_PROT" in result.stderr

@@ -118,3 +118,21 @@ def test_a_crash_without_a_shutdown_sequence_is_one_engine_fatal(tmp_path: Path)
     summary = _two_starts(tmp_path, crashed)
     assert [e["kind"] for e in summary["errors"]] == ["engine_fatal"]
     assert summary["starts"][0]["state"] == "failed"
+
+
+def test_engine_labels_are_capped_and_the_rest_counted_as_dropped() -> None:
+    """1,000 engine indices (issue 11 measured 8,008 series from them) give at most 64 engine
+    labels plus "other", and vllm_obs_series_dropped_total says how many were kept out."""
+    stats = "(APIServer pid=1) INFO 11-24 11:45:00 [loggers.py:123] Engine {:03d}: Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 1.0 tokens/s, Running: 1 reqs, Waiting: 0 reqs, GPU KV cache usage: 1.0%, Prefix cache hit rate: 0.0%"
+    state = State()
+    parser = LineParser("dp")
+    parser.scan([stats.format(i) for i in range(1000)], lambda c, r: state.apply("dp", c, r), lambda counts: None)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StateCollector(state))
+    samples = [s for f in text_string_to_metric_families(generate_latest(registry).decode()) for s in f.samples]
+    engines = {s.labels["engine"] for s in samples if s.name == "vllm_obs_stats_lines_total"}
+    assert len(engines) == 65 and "other" in engines
+    lines = {s.labels["engine"]: s.value for s in samples if s.name == "vllm_obs_stats_lines_total"}
+    assert lines["other"] == 1000 - 64 and sum(lines.values()) == 1000  # nothing lost, only merged
+    (dropped,) = [s.value for s in samples if s.name == "vllm_obs_series_dropped_total"]
+    assert dropped == 1000 - 64

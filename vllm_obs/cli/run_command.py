@@ -12,7 +12,7 @@ import threading
 import typing
 from typing import Any
 
-from vllm_obs.cli.common import UsageError
+from vllm_obs.cli.common import UsageError, check_theory_flags
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     from vllm_obs.live import logs
 
     settings = load_settings(args)
+    # A misspelled --gpu / --model / --model-config is an error at start, not missing theory.
+    check_theory_flags(argparse.Namespace(model=settings.model, model_config=settings.model_config_file, gpu=settings.gpu))
     if getattr(args, "print_config", False):
         print(json.dumps(settings.model_dump(), indent=2))
         return 0

@@ -120,6 +120,8 @@ class Totals:
     preemptions: dict[str, int] = field(default_factory=dict)
     errors: dict[tuple[str, str], int] = field(default_factory=dict)  # (engine label, kind)
     http: dict[tuple[str, str, int], int] = field(default_factory=dict)  # (method, path, status)
+    engine_labels_capped: int = 0  # engine labels beyond MAX_ENGINES, shown as "other"
+    _capped: set[str] = field(default_factory=set)
 
 
 class Fold:
@@ -333,6 +335,10 @@ class Fold:
         label = str(index)
         if label not in self.engines:
             if len(self.engines) >= MAX_ENGINES:
+                capped = self.totals._capped
+                if label not in capped and len(capped) < 10_000:
+                    capped.add(label)
+                    self.totals.engine_labels_capped += 1
                 return OTHER_ENGINE
             self.engines.add(label)
         return label

@@ -66,6 +66,11 @@ class RunSettings(BaseSettings):
     def _needs_a_source(self) -> "RunSettings":
         if not (self.container or self.label or self.file or self.stdin or self.kubernetes):
             raise ValueError("nothing to follow: give --container, --label, --file, --stdin or --kubernetes")
+        if "kubernetes_glob" in self.model_fields_set and not self.kubernetes:
+            raise ValueError("--kubernetes-glob is for node mode: add --kubernetes (or leave the glob out)")
+        if self.stdin and (self.container or self.label or self.file or self.kubernetes):
+            # One stdin stream has no name of its own beside followed sources: a pipe is one source.
+            raise ValueError("--stdin reads one piped stream: run it alone, not with --container, --label, --file or --kubernetes")
         return self
 
 

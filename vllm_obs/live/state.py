@@ -92,6 +92,7 @@ class State:
         self._lock = threading.Lock()
         self._sources: dict[str, SourceState] = {}
         self.pipeline_errors = 0
+        self.series_dropped_forgotten = 0  # series dropped with sources that vanished for good
 
     # -- writer side ------------------------------------------------------------------------------
 
@@ -160,7 +161,15 @@ class State:
     def forget(self, source_name: str) -> None:
         """A source that vanished for good: its series go."""
         with self._lock:
-            self._sources.pop(source_name, None)
+            source = self._sources.pop(source_name, None)
+            if source is not None:
+                self.series_dropped_forgotten += 1 + source.fold.totals.engine_labels_capped
+
+    def series_dropped(self) -> int:
+        """Series never exported or no longer exported: engine labels beyond the cap, and sources
+        forgotten after they vanished (counted once each)."""
+        with self._lock:
+            return self.series_dropped_forgotten + sum(s.fold.totals.engine_labels_capped for s in self._sources.values())
 
     def pipeline_failed(self) -> None:
         with self._lock:

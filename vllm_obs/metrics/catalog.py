@@ -145,6 +145,10 @@ METRICS: tuple[Metric, ...] = (
            labels=("source", "reason"), group="self"),
     Metric("vllm_obs_pipeline_errors_total", "counter", "", "Batches of lines the pipeline failed on (counted and logged; the pipeline goes on).",
            labels=(), group="self", promql="increase(vllm_obs_pipeline_errors_total[10m]) > 0"),
+    Metric("vllm_obs_series_dropped_total", "counter", "",
+           "Series kept out to bound cardinality: engine labels beyond the cap of 64 per source (their samples go to "
+           "engine=\"other\"), and sources forgotten after they vanished (--forget-after).",
+           labels=(), group="self", promql="increase(vllm_obs_series_dropped_total[1h]) > 0"),
     Metric("vllm_obs_build_info", "info", "", "vllm-obs build information (value 1).", labels=("version", "python_version"), group="self"),
 )
 

@@ -89,6 +89,7 @@ def http_labels(method: str, path: str, status: int) -> tuple[str, str, str]:
 def iter_samples(state: State) -> Iterator[Sample]:
     yield N.build_info, {"version": __version__, "python_version": platform.python_version()}, 1
     yield N.pipeline_errors_total, {}, state.pipeline_errors
+    yield N.series_dropped_total, {}, state.series_dropped()
     for source in state.snapshot():
         yield from _source_samples(source)
 
