@@ -86,9 +86,13 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=10, help="idle baseline duration (default 10)")
     parser.add_argument("--poll-ms", type=float, default=50, help="scrape interval of the latency poller (default 50)")
     parser.add_argument("--backlog-mib", type=int, default=0, help="instead: start on a backlog of this many MiB (RSS, catch-up time)")
+    parser.add_argument("--adversarial-line", action="store_true",
+                        help="instead: peak RSS after one 1 MiB stats line of repeated parts (issue 11: 96 KB took 324 MB before)")
     args = parser.parse_args()
     if args.backlog_mib:
         return backlog(args.backlog_mib)
+    if args.adversarial_line:
+        return adversarial_line()
 
     workdir = Path(tempfile.mkdtemp(prefix="vo-bench-"))
     log = workdir / "vllm.log"
@@ -251,6 +255,38 @@ def backlog(mib: int) -> int:
     print(f"catch-up time: {catch_up:.1f} s ({size / 2**20 / catch_up:,.0f} MiB/s, {lines / catch_up:,.0f} lines/s); "
           f"plain read: {scan_seconds:.2f} s (catch-up / read {catch_up / scan_seconds:.0f}x)")
     ok = rss < 100 and served == lines
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+def adversarial_line() -> int:
+    """Peak RSS of a sidecar that reads one 1 MiB stats line whose part repeats (the shape that was
+    quadratic), beside the same sidecar on an empty file, in the same run."""
+    workdir = Path(tempfile.mkdtemp(prefix="vo-bench-"))
+    try:
+        empty, log = workdir / "empty.log", workdir / "adversarial.log"
+        empty.write_text("")
+        head = "(APIServer pid=1) INFO 12-01 10:00:00 [loggers.py:1] Engine 000: Avg prompt throughput: 1.0 tokens/s, "
+        log.write_text(head + "Waiting: 0 reqs " * ((1 << 20) // 16) + "\n" + ACCESS.format(a=1, port=10001))
+        rss = {}
+        for name, path in (("empty file", empty), ("1 MiB line", log)):
+            proc, url = start_sidecar(path)
+            try:
+                seconds = wait_ready(url, 120)
+                time.sleep(0.5)
+                rss[name] = (peak_rss_mib(proc.pid), seconds)
+                served = scrape_sum(f"{url}/metrics", b"vllm_obs_log_lines_total{")
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    finally:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    (base, _), (peak, seconds) = rss["empty file"], rss["1 MiB line"]
+    print(f"peak RSS: empty file {base:.1f} MiB, after one 1 MiB adversarial line {peak:.1f} MiB "
+          f"(ratio {peak / base:.2f}; target < 100 MiB); ready after {seconds:.2f} s; lines counted {served:.0f} (2 written)")
+    ok = peak < 100 and served == 2
     print("targets met" if ok else "targets NOT met")
     return 0 if ok else 1
 
