@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -247,9 +248,7 @@ def backlog(mib: int) -> int:
             proc.terminate()
             proc.wait(10)
     finally:
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"backlog: {size / 2**20:,.0f} MiB, {lines:,} lines; lines counted at the first ready scrape: {served:,.0f}")
     print(f"peak RSS on the backlog: {rss:.1f} MiB (empty file: {baseline_rss:.1f} MiB, ratio {rss / baseline_rss:.2f}; target < 100 MiB)")
     print(f"catch-up time: {catch_up:.1f} s ({size / 2**20 / catch_up:,.0f} MiB/s, {lines / catch_up:,.0f} lines/s); "
@@ -280,9 +279,7 @@ def adversarial_line() -> int:
                 proc.terminate()
                 proc.wait(10)
     finally:
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
+        shutil.rmtree(workdir, ignore_errors=True)
     (base, _), (peak, seconds) = rss["empty file"], rss["1 MiB line"]
     print(f"peak RSS: empty file {base:.1f} MiB, after one 1 MiB adversarial line {peak:.1f} MiB "
           f"(ratio {peak / base:.2f}; target < 100 MiB); ready after {seconds:.2f} s; lines counted {served:.0f} (2 written)")

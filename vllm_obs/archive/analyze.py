@@ -6,11 +6,15 @@ from collections.abc import Iterable
 from datetime import timezone, tzinfo
 from typing import Any
 
-from vllm_obs.fold.facts import theory_inputs
+from vllm_obs.fold.facts import STATS_KEYS, theory_inputs
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.summary import summarize
 from vllm_obs.ingest.timestamps import Timeline
 from vllm_obs.parse.driver import read_paths
+
+# The keys of a top-level `stats` entry (a start's entries add time and the parts the contract has
+# no name for).
+CONTRACT_STATS_KEYS = frozenset(STATS_KEYS) | {"engine", "engines_aggregated"}
 
 
 def analyze_paths(
@@ -36,19 +40,27 @@ def add_theory(summary: dict[str, Any], model: str | None = None, model_config: 
     when the model (log or flag) and the GPU (flag or the log's total memory) are known."""
     from vllm_obs.theory.join import theory_for_summary  # the theory engine loads its catalogs lazily
 
-    def theory(part: dict[str, Any]) -> dict[str, Any] | None:
-        facts = theory_inputs({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
-        # The join compares the best decode rate per running request: find it in one streaming
+    def best_rate(stats: Any) -> dict[str, Any] | None:
+        # The join compares the best decode rate per running request: found in one streaming
         # pass rather than holding every stats entry (archives have tens of thousands).
-        candidates = (s for s in part.get("stats") or () if s.get("generation_tps") and s.get("running"))
-        best = max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+        candidates = (s for s in stats or () if s.get("generation_tps") and s.get("running"))
+        return max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+
+    def theory(part: dict[str, Any], best: dict[str, Any] | None) -> dict[str, Any] | None:
+        facts = theory_inputs({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
         facts["stats"] = [best] if best else []
         return theory_for_summary(facts, model=model, model_config=model_config, gpu=gpu)
 
-    top = theory(summary)
+    # Each stats entry is built once here: the whole log's best is the best of the starts' bests
+    # (the first of equals, as one pass over the top-level list would pick), as a contract entry.
+    bests = [best_rate(start.get("stats")) for start in summary.get("starts", [])]
+    overall = max((b for b in bests if b), key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+    if overall is not None:
+        overall = {k: v for k, v in overall.items() if k in CONTRACT_STATS_KEYS}
+    top = theory(summary, overall)
     if top is not None:
         summary["theory"] = top
-    for start in summary.get("starts", []):
-        start_theory = theory(start)
+    for start, best in zip(summary.get("starts", []), bests):
+        start_theory = theory(start, best)
         if start_theory is not None:
             start["theory"] = start_theory

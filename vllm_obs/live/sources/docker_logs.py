@@ -248,14 +248,18 @@ class DockerFollower:
 
     def _read_existing(self, container, since: float | None, splitter: LineSplitter) -> float | None:
         """The initial read: the log up to now (not followed), so readiness knows its end."""
-        kwargs: dict[str, Any] = {"stream": True, "follow": False, "timestamps": True}
+        self._stream(container, since, splitter, follow=False)
+        return self._last_line_at.get(container.id, since)
+
+    def _stream(self, container, since: float | None, splitter: LineSplitter, follow: bool) -> None:
+        """Read the container's log from `since` (timestamped), emitting complete lines."""
+        kwargs: dict[str, Any] = {"stream": True, "follow": follow, "timestamps": True}
         if since:
             kwargs["since"] = since
         for chunk in container.logs(**kwargs):
             if self._stop.is_set():
                 break
             self._emit(container, splitter.feed(chunk))
-        return self._last_line_at.get(container.id, since)
 
     def _emit(self, container, lines: list[str]) -> None:
         if not lines:
@@ -276,13 +280,7 @@ class DockerFollower:
                     splitter = LineSplitter()
                 finally:
                     self._initial_done(container.id)
-            kwargs: dict[str, Any] = {"stream": True, "follow": True, "timestamps": True}
-            if since:
-                kwargs["since"] = since
-            for chunk in container.logs(**kwargs):
-                if self._stop.is_set():
-                    break
-                self._emit(container, splitter.feed(chunk))
+            self._stream(container, since, splitter, follow=True)
             self.emit(source, splitter.flush())
         except (DockerException, RequestException, OSError, ValueError) as exc:
             log.info("docker: log stream of %s ended (%s)", source, exc)
