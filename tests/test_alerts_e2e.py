@@ -183,8 +183,20 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
         assert by_grafana == {t: s for t, s in by_prometheus.items() if s}
         assert set(by_grafana) == expected
 
-    def settle(expected: set[str], what: str, ready: str | None = None, pump: Callable[[], list[str]] | None = None, timeout: float = 30) -> None:
-        """Wait until exactly `expected` fires and nothing else is pending or firing. With
+    def rule_errors() -> list[str]:
+        return [f"{r['name']}: {r.get('lastError')}" for g in prometheus.rule_groups() for r in g["rules"] if r.get("health") != "ok"]
+
+    def settle(
+        expected: set[str],
+        what: str,
+        ready: str | None = None,
+        pump: Callable[[], list[str]] | None = None,
+        timeout: float = 30,
+        until: Callable[[dict[str, set[frozenset]]], bool] | None = None,
+    ) -> None:
+        """Wait until exactly `expected` fires and nothing else is pending or firing (and, with
+        `until`, the active alerts' label sets satisfy it: one alert name can be firing for one
+        source while the rules have not yet been evaluated on another's newest scrape). With
         `ready`, first wait until Prometheus has that data and has evaluated the rules on it
         for longer than the `for:` durations (so "nothing fires" is not "not yet")."""
         def pumped(check: Callable[[], object]) -> Callable[[], object]:
@@ -201,12 +213,14 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
             t_ready = time.time() + 2.5  # the test copy's for: 2s, plus an evaluation
             wait_for(pumped(lambda: evaluated_after(t_ready)), timeout, f"{what}: evaluations")
 
-        done = pumped(lambda: set(active()) == expected and firing_names() == expected)
+        def exactly_expected() -> bool:
+            now = active()
+            return set(now) == expected and firing_names() == expected and (until is None or until(now))
 
         try:
-            wait_for(done, timeout, what, interval=0.25)
+            wait_for(pumped(exactly_expected), timeout, what, interval=0.25)
         except TimeoutError as exc:
-            raise AssertionError(f"{what}: expected {sorted(expected)}, active {active()}") from exc
+            raise AssertionError(f"{what}: expected {sorted(expected)}, active {active()}, rule errors {rule_errors()}") from exc
         check_grafana_agrees(expected)
 
     def seen_since(t: float) -> set[str]:
@@ -258,11 +272,14 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     def both_sources_failed() -> bool:
         return {dict(ls)["source"] for ls in active().get("VllmEngineFailed", ())} == {main, late}
 
+    def startup_failures(alerts: dict[str, set[frozenset]]) -> set[tuple[str, str]]:
+        return {(dict(ls)["source"], dict(ls)["kind"]) for ls in alerts.get("VllmEngineStartupFailed", ())}
+
+    both_kv_too_small = {(main, "insufficient_kv_cache"), (late, "insufficient_kv_cache")}
     wait_for(both_sources_failed, 30, "both engines failed")
-    settle(failed, "a restart that fails with KV too small")
+    settle(failed, "a restart that fails with KV too small", until=lambda alerts: startup_failures(alerts) == both_kv_too_small)
     alerts = active()
-    kinds = {(dict(ls)["source"], dict(ls)["kind"]) for ls in alerts["VllmEngineStartupFailed"]}
-    assert kinds == {(main, "insufficient_kv_cache"), (late, "insufficient_kv_cache")}
+    assert startup_failures(alerts) == both_kv_too_small
     assert {dict(ls)["source"] for ls in alerts["VllmEngineFailed"]} == {main, late}
     assert {dict(ls)["source"] for ls in alerts["VllmEngineRestarted"]} == {main}  # the late log's first start is no restart
     born = f'vllm_obs_errors_total{{source="{late}",kind="insufficient_kv_cache"}}'
@@ -284,6 +301,7 @@ def test_alerts_end_to_end(stack) -> None:  # noqa: PLR0915 - one story, phase b
     settle(
         {"VllmEngineStartupFailed", "VllmEngineFailed", "VllmEngineRestarted", "VllmCudaOutOfMemory", "VllmEngineFatal"},
         "a CUDA OOM while serving",
+        until=lambda alerts: {dict(ls)["source"] for ls in alerts.get("VllmEngineFailed", ())} == {main, late},
     )
     alerts = active()
     (oom,) = alerts["VllmCudaOutOfMemory"]
