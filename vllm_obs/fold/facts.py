@@ -93,8 +93,10 @@ class EngineStart:
     def set_fact(self, key: str, value: Any, source: int, context: LineContext) -> None:
         if value is None:
             return
-        priority = (source, _rank_priority(context))
         current = self._priority.get(key)
+        if current is not None and current <= (source, 0) and key not in PER_ENGINE_KEYS:
+            return  # already set at least as well as any line of this source can (the stats line's hint, each time)
+        priority = (source, _rank_priority(context))
         if current is None or priority < current:
             self.facts[key] = value
             self._priority[key] = priority

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 from vllm_obs.fold.facts import (
@@ -77,6 +78,8 @@ CONFIG_KEYS = (
 _ARGS_DETAILS = ("enable_prefix_caching", "block_size", "max_num_seqs", "max_num_batched_tokens", "kv_cache_memory_bytes")
 # Stats record fields the sidecar exports as gauges (see metrics/catalog.py).
 LIVE_STATS_FIELDS = tuple(f.name for f in fields(Stats) if f.name in ROW_FIELDS and f.name != "engine_index")
+_LIVE_VALUES = attrgetter(*LIVE_STATS_FIELDS)
+_ROW_VALUES = attrgetter(*ROW_FIELDS)
 # Engine labels beyond this many (a data-parallel fleet of 1,000, or junk) share "other".
 MAX_ENGINES = 64
 OTHER_ENGINE = "other"
@@ -102,13 +105,24 @@ def _process_engine_hint(context: LineContext) -> str | None:
     return None
 
 
-@dataclass
 class LiveStats:
-    """The latest stats line of one engine, for the sidecar (stale after its TTL)."""
+    """The latest stats line of one engine, for the sidecar (stale after its TTL). `values` is
+    built from the record when first read: most stats lines of an archive never are."""
 
-    values: dict[str, float]
-    at: float  # the fold's clock (monotonic in the sidecar, log time in the export)
-    v0: bool = False
+    __slots__ = ("_record", "_values", "at", "v0")
+
+    def __init__(self, record: Stats, at: float, v0: bool = False) -> None:
+        self._record: Stats | None = record
+        self._values: dict[str, float] = {}
+        self.at = at  # the fold's clock (monotonic in the sidecar, log time in the export)
+        self.v0 = v0
+
+    @property
+    def values(self) -> dict[str, float]:
+        if self._record is not None:
+            self._values = {k: v for k, v in zip(LIVE_STATS_FIELDS, _LIVE_VALUES(self._record)) if v is not None}
+            self._record = None
+        return self._values
 
 
 @dataclass
@@ -346,7 +360,7 @@ class Fold:
     def _stats(self, start: EngineStart, context: LineContext, record: Stats) -> None:
         start.serving = True
         if self.keep_history:
-            row = tuple(getattr(record, key) for key in ROW_FIELDS) + (self._time(context),)
+            row = _ROW_VALUES(record) + (self._time(context),)
             start.stats_rows.append(row)
             peaks = start.peaks
             for key, index in PEAKS:
@@ -360,12 +374,7 @@ class Fold:
         if record.preemptions and record.preemptions > 0:
             start.preemptions += record.preemptions
             totals.preemptions[engine] = totals.preemptions.get(engine, 0) + record.preemptions
-        values = {}
-        for name in LIVE_STATS_FIELDS:
-            value = getattr(record, name)
-            if value is not None:
-                values[name] = value
-        self.latest_stats[engine] = LiveStats(values, self.clock(), start.last_stats_v0)
+        self.latest_stats[engine] = LiveStats(record, self.clock(), start.last_stats_v0)
         for part in record.unknown_parts:
             start.unknown_stats_parts[part] = start.unknown_stats_parts.get(part, 0) + 1
         start.set_fact("engine", record.engine_format, INDIRECT, context)

@@ -84,6 +84,7 @@ class Timeline:
         self.year: int | None = year
         self.last_month: int | None = None
         self._outer_cache: tuple[str, float | None] = ("", None)
+        self._day: tuple[tuple[int, int, int] | None, float | None] = (None, None)  # (year, month, day), its midnight
 
     def _start_year(self, month: int) -> int:
         reference = self.mtime or datetime.fromtimestamp(time.time(), self.tz)
@@ -108,13 +109,40 @@ class Timeline:
         elif self.last_month is not None and month < self.last_month:
             self.year += 1  # 12-31 -> 01-01 (--year names the first line's year)
         self.last_month = month
-        try:
-            return datetime(self.year, month, day, hour, minute, second, tzinfo=self.tz).timestamp()
-        except ValueError:  # 02-29 in a year without it, or junk
-            return None
+        if not (hour < 24 and minute < 60 and second < 60):
+            return None  # what datetime() refuses
+        day_key = (self.year, month, day)
+        if day_key != self._day[0]:
+            try:
+                midnight = datetime(self.year, month, day, tzinfo=self.tz)
+            except ValueError:  # 02-29 in a year without it, or junk
+                return None
+            # A fixed offset (UTC, --tz +02:00) makes every second of the day midnight + n; a zone
+            # with daylight saving changes offset within a day, so each stamp asks the zone.
+            self._day = (day_key, midnight.timestamp() if isinstance(self.tz, timezone) else None)
+        base = self._day[1]
+        if base is not None:
+            return base + hour * 3600 + minute * 60 + second
+        return datetime(self.year, month, day, hour, minute, second, tzinfo=self.tz).timestamp()
+
+
+# The day of the last whole second formatted and its "YYYY-MM-DDT", replaced as one tuple (the
+# sidecar's source threads share it).
+_iso_day: tuple[int, str] = (-1, "")
 
 
 def iso(seconds: float | None) -> str | None:
+    """ISO 8601 UTC with milliseconds ("2025-11-25T17:19:24.000Z")."""
     if seconds is None:
         return None
+    whole = int(seconds)
+    if whole == seconds and whole >= 0:  # vLLM's own stamps: whole seconds, many a day
+        global _iso_day
+        day, rest = divmod(whole, 86400)
+        cached = _iso_day
+        if day != cached[0]:
+            cached = _iso_day = (day, datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%dT"))
+        hour, rest = divmod(rest, 3600)
+        minute, second = divmod(rest, 60)
+        return f"{cached[1]}{hour:02d}:{minute:02d}:{second:02d}.000Z"
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

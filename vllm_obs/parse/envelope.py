@@ -181,6 +181,21 @@ def _docker_json(line: str) -> tuple[str, str | None, str | None, bool] | None:
     return text, time, stream, partial
 
 
+def process_ranks(name: str) -> tuple[int | None, int | None]:
+    """(tensor-parallel rank, data-parallel index) a process tag's name carries: "Worker_TP1",
+    "VllmWorker rank=1", "EngineCore_DP0", "Worker_DP1_TP0"."""
+    rank = dp_rank = None
+    if "TP" in name or "rank=" in name:
+        r = _RANK_IN_NAME.search(name)
+        if r:
+            rank = int(r[1])
+    if "DP" in name or name.startswith("EngineCore_"):
+        d = _DP_IN_NAME.search(name)
+        if d:
+            dp_rank = int(d[1])
+    return rank, dp_rank
+
+
 def split_prefix(text: str) -> Prefix:
     """Find the process tag and vLLM/uvicorn prefix; return the message after them."""
     text = strip_ansi(text)
@@ -199,14 +214,9 @@ def split_prefix(text: str) -> Prefix:
             break
         name = m["name"]
         process, pid = name, int(m["pid"])
-        if "TP" in name or "rank=" in name:
-            r = _RANK_IN_NAME.search(name)
-            if r:
-                rank = int(r[1])
-        if "DP" in name or name.startswith("EngineCore_"):
-            d = _DP_IN_NAME.search(name)
-            if d:
-                dp_rank = int(d[1])
+        name_rank, name_dp_rank = process_ranks(name)
+        rank = name_rank if name_rank is not None else rank
+        dp_rank = name_dp_rank if name_dp_rank is not None else dp_rank
         text = text[m.end():]
     if text.startswith("[rank"):
         m = _TORCH_RANK.match(text)
@@ -255,12 +265,7 @@ def parse_json_line(text: str) -> JsonLogLine | None:
     process = process if isinstance(process, str) else None
     pid = obj.get("process")
     pid = pid if isinstance(pid, int) else None
-    rank = dp_rank = None
-    if process:
-        r = _RANK_IN_NAME.search(process)
-        rank = int(r[1]) if r and ("TP" in process or "rank=" in process) else None
-        d = _DP_IN_NAME.search(process)
-        dp_rank = int(d[1]) if d and ("DP" in process or process.startswith("EngineCore_")) else None
+    rank, dp_rank = process_ranks(process) if process else (None, None)
     is_access = obj.get("name") == "uvicorn.access"
     time = obj.get("asctime") or obj.get("timestamp") or obj.get("time")
     exc = obj.get("exc_info")

@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable
 
 from vllm_obs.parse.envelope import Prefix, parse_json_line, split_prefix, unwrap_outer
+from vllm_obs.parse.faststats import fast_stats
 from vllm_obs.parse.patterns import match_message, parse_access, parse_engine_config, parse_shutdown, parse_stats
 from vllm_obs.parse.records import EngineConfig, HttpAccess, LineContext, MemoryProfile, Record
 
@@ -33,6 +34,9 @@ _NOTHING: tuple = ()
 _PLAIN_CLIENT_CHARS = "0123456789abcdefABCDEF.:[]"
 _MAX_ACCESS_SHAPES = 4096
 _MAX_SHAPE_LINE_CHARS = 8192
+# Parse the common stats line forms with one regex (parse/faststats.py); the same pairs as the
+# general path, which tests/test_faststats.py checks by turning this off.
+USE_FAST_STATS = True
 
 
 class LineParser:
@@ -158,6 +162,10 @@ class LineParser:
             line = line[:-1]
         if len(line) > MAX_LINE_CHARS:
             line = line[:MAX_LINE_CHARS]
+        elif USE_FAST_STATS and "throughput: " in line and not self._partial and not self._partial_overflow and self._cut_config is None:
+            fast = fast_stats(line, self.line_number, self.source)  # the same pair, in one regex
+            if fast is not None:
+                return (fast,)
         outer = unwrap_outer(line)
         text = outer.text
         if self._partial_overflow:
