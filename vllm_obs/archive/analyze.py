@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import timezone, tzinfo
 from typing import Any
 
+from vllm_obs.archive.statsview import best_rate
 from vllm_obs.fold.facts import STATS_KEYS, theory_inputs
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.summary import summarize
@@ -19,13 +20,14 @@ CONTRACT_STATS_KEYS = frozenset(STATS_KEYS) | {"engine", "engines_aggregated"}
 
 def analyze_paths(
     paths: Iterable[str], year: int | None = None, tz: tzinfo = timezone.utc, progress: Any = None, lazy: bool = False,
-    jobs: int = 1,
+    jobs: int = 1, stats_rows: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
     """Summarise the inputs in the order given, as one log; returns (summary, one-line input
     errors). `progress` (cli/progress.py) is told about every batch read; `lazy` gives stats
     lists that are built while written (fold/jsonstream.write_json), for archives; `jobs` worker
-    processes parse several files at once (the same result)."""
-    fold = Fold()
+    processes parse several files at once (the same result); `stats_rows=False` keeps a digest
+    of each start's stats lines instead of the lists (the table's figures, in flat memory)."""
+    fold = Fold(stats_rows=stats_rows)
 
     def open_sink(path: str) -> Fold:
         fold.resolve_time = Timeline(year, tz, path).resolve
@@ -40,20 +42,15 @@ def add_theory(summary: dict[str, Any], model: str | None = None, model_config: 
     when the model (log or flag) and the GPU (flag or the log's total memory) are known."""
     from vllm_obs.theory.join import theory_for_summary  # the theory engine loads its catalogs lazily
 
-    def best_rate(stats: Any) -> dict[str, Any] | None:
-        # The join compares the best decode rate per running request: found in one streaming
-        # pass rather than holding every stats entry (archives have tens of thousands).
-        candidates = (s for s in stats or () if s.get("generation_tps") and s.get("running"))
-        return max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
-
     def theory(part: dict[str, Any], best: dict[str, Any] | None) -> dict[str, Any] | None:
-        facts = theory_inputs({k: v for k, v in part.items() if k not in ("stats", "starts")}, part.get("details", {}))
+        facts = theory_inputs({k: v for k, v in part.items() if k not in ("stats", "stats_digest", "stats_lines", "starts")}, part.get("details", {}))
         facts["stats"] = [best] if best else []
         return theory_for_summary(facts, model=model, model_config=model_config, gpu=gpu)
 
     # Each stats entry is built once here: the whole log's best is the best of the starts' bests
     # (the first of equals, as one pass over the top-level list would pick), as a contract entry.
-    bests = [best_rate(start.get("stats")) for start in summary.get("starts", [])]
+    # The join compares the best decode rate per running request.
+    bests = [best_rate(start) for start in summary.get("starts", [])]
     overall = max((b for b in bests if b), key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
     if overall is not None:
         overall = {k: v for k, v in overall.items() if k in CONTRACT_STATS_KEYS}

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections import Counter
 
+from vllm_obs.archive.statsview import (
+    first_preemption_time,
+    line_count,
+    peak_kv_usage_pct,
+    start_saturated_seconds,
+)
+from vllm_obs.fold.digest import SATURATION_PCT
 from vllm_obs.ingest.timestamps import parse_time
 
-SATURATION_PCT = 95.0
-MAX_INTERVAL_SECONDS = 60.0  # a longer gap between stats lines is idle time, not saturation
 FAILURE_KINDS = {
     "cuda_oom": "CUDA OOM",
     "insufficient_kv_cache": "insufficient KV cache",
@@ -21,17 +26,6 @@ FAILURE_KINDS = {
     "engine_fatal": "an engine fatal error",
     "worker_died": "a worker dying",
 }
-
-
-def saturated_seconds(stats: list[dict], threshold_pct: float = SATURATION_PCT) -> float:
-    """Time the KV cache usage stayed at or above the threshold, from consecutive stats lines."""
-    total = 0.0
-    for here, there in zip(stats, stats[1:]):
-        if here.get("gpu_kv_usage_pct", 0) >= threshold_pct:
-            a, b = parse_time(here.get("time")), parse_time(there.get("time"))
-            if a and b and b > a:
-                total += min((b - a).total_seconds(), MAX_INTERVAL_SECONDS)
-    return total
 
 
 def _minutes(seconds: float) -> str:
@@ -50,7 +44,6 @@ def _clock(text: str | None) -> str:
 def findings(summary: dict) -> list[str]:
     out: list[str] = []
     starts = summary.get("starts", [])
-    all_stats = [s for start in starts for s in start.get("stats", [])]
     details = summary.get("details", {})
 
     # Restarts and what preceded them.
@@ -68,9 +61,9 @@ def findings(summary: dict) -> list[str]:
             out.append(f"Startup failure ({error['kind'].replace('_', ' ')}): {error['message']}.")
 
     # KV cache saturation.
-    if all_stats:
-        seconds = sum(saturated_seconds(start.get("stats", [])) for start in starts)
-        peak = max((s.get("gpu_kv_usage_pct", 0) for s in all_stats), default=0)
+    if any(line_count(start) for start in starts):
+        seconds = sum(start_saturated_seconds(start) for start in starts)
+        peak = peak_kv_usage_pct(summary)
         if seconds > 0:
             out.append(f"KV cache above {SATURATION_PCT:.0f}% for {_minutes(seconds)} (peak {peak:.1f}%).")
         elif peak:
@@ -81,9 +74,7 @@ def findings(summary: dict) -> list[str]:
     if preemptions:
         first = None
         for start in starts:
-            for s in start.get("stats", []):
-                if s.get("preemptions"):
-                    first = first or s.get("time")
+            first = first or first_preemption_time(start)
             for e in start.get("errors", []):
                 if e["kind"] == "preemption":
                     first = first or e.get("time")

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vllm_obs.archive.findings import findings
+from vllm_obs.archive.statsview import edges, line_count
 from vllm_obs.ingest.timestamps import parse_time
 
 # (summary key, label, unit) in display order.
@@ -99,9 +100,7 @@ def _times(summary: dict) -> list[datetime]:
     for start in summary.get("starts") or ():
         for key in ("started_at", "stopped_at"):
             moments.append(parse_time(start.get(key)))
-        stats = start.get("stats") or []
-        if stats:
-            moments += [parse_time(stats[0].get("time")), parse_time(stats[-1].get("time"))]
+        moments += [parse_time(entry.get("time")) for entry in edges(start)]
         moments += [parse_time(e.get("time")) for e in start.get("errors") or ()]
     return sorted(m for m in moments if m is not None)
 
@@ -192,15 +191,15 @@ def _facts_table(summary: dict) -> Table:
 
 def render_summary(summary: dict, console: Console, hints: list[str] | None = None) -> None:
     details = summary.get("details", {})
-    stats = summary.get("stats") or []
+    stats_lines = line_count(summary)
     starts = summary.get("starts") or []
-    console.print(f"[bold]{time_span(summary)}[/bold] · {len(starts)} engine start{'s' if len(starts) != 1 else ''}, {len(stats):,} stats lines")
+    console.print(f"[bold]{time_span(summary)}[/bold] · {len(starts)} engine start{'s' if len(starts) != 1 else ''}, {stats_lines:,} stats lines")
     console.print("[bold]Findings[/bold]")
     for line in findings(summary):
         console.print(f"  - {line}")
     console.print(_facts_table(summary))
 
-    load = Table(title=f"Load ({len(stats):,} stats lines)", header_style="bold")
+    load = Table(title=f"Load ({stats_lines:,} stats lines)", header_style="bold")
     load.add_column("what")
     load.add_column("value", justify="right")
     for key, label, unit in _LOAD_ROWS:

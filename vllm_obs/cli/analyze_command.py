@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     # A program reading JSON gets it streamed (flat memory on archives); a person gets it indented.
     stream_json = args.format == "json" and not sys.stdout.isatty()
     with InputProgress(paths, enabled=False if args.no_progress else None) as progress:
-        summary, problems = analyze_paths(paths, year=args.year, tz=tz, progress=progress, lazy=stream_json, jobs=jobs)
+        # The table shows figures of the stats lines, not the lines: a digest, in flat memory.
+        summary, problems = analyze_paths(
+            paths, year=args.year, tz=tz, progress=progress, lazy=stream_json, jobs=jobs, stats_rows=args.format == "json"
+        )
     add_theory(summary, model=args.model, model_config=args.model_config, gpu=args.gpu)
     for problem in problems:
         print(f"vllm-obs analyze: {problem}", file=sys.stderr)

@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from vllm_obs.archive.analyze import add_theory, analyze_paths
-from vllm_obs.archive.findings import FAILURE_KINDS, saturated_seconds
+from vllm_obs.archive.findings import FAILURE_KINDS
+from vllm_obs.archive.statsview import saturated_seconds
 from vllm_obs.fleet.discovery import Source
 from vllm_obs.fold.facts import STATS_KEYS
 from vllm_obs.fold.summary import CONTRACT_KEYS

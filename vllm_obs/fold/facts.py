@@ -12,10 +12,13 @@ a start names one server-wide KV figure only when every engine printed the same.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vllm_obs.fold.starts import is_rank_zero
 from vllm_obs.parse.records import LineContext
+
+if TYPE_CHECKING:
+    from vllm_obs.fold.digest import StatsDigest
 
 # Source priorities (lower wins).
 CONFIG_LINE, SERVER_ARGS, DIRECT, INDIRECT, ERROR_TEXT = 0, 1, 2, 3, 4
@@ -65,14 +68,17 @@ def _rank_priority(context: LineContext) -> int:
 class EngineStart:
     """Everything one engine start logged."""
 
-    def __init__(self, index: int, keep_history: bool = True) -> None:
+    def __init__(self, index: int, keep_history: bool = True, stats_rows: bool = True) -> None:
+        from vllm_obs.fold.digest import StatsDigest  # (digest.py builds on this module's row layout)
+
         self.index = index
         self.keep_history = keep_history  # False (sidecar): no stats rows, no error list
         self.facts: dict[str, Any] = {}
         self._priority: dict[str, tuple[int, int]] = {}
         self.by_engine: dict[int, dict[str, Any]] = {}  # data-parallel engine -> its own KV facts
         self.details: dict[str, Any] = {}
-        self.stats_rows: list[tuple[Any, ...]] = []
+        # Every stats line's row, or (stats_rows=False) a digest of them in constant memory.
+        self.stats_rows: list[tuple[Any, ...]] | StatsDigest = [] if stats_rows else StatsDigest()
         self.peaks: dict[str, float] = {}
         self.errors: list[dict[str, str]] = []
         self.error_times: list[str | None] = []

@@ -142,15 +142,18 @@ class Fold:
     """Feed (context, record) pairs in log order.
 
     `keep_history=False` (the sidecar) keeps only the current engine start and no stats rows,
-    so memory stays flat however long the log runs.
+    so memory stays flat however long the log runs. `stats_rows=False` (`analyze --format
+    table`) keeps every start but a digest of its stats lines instead of their rows
+    (fold/digest.py), also flat.
     """
 
-    def __init__(self, keep_history: bool = True, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, keep_history: bool = True, clock: Callable[[], float] | None = None, stats_rows: bool = True) -> None:
         self.keep_history = keep_history
+        self.stats_rows = stats_rows
         self.clock = clock or (lambda: 0.0)
         # Set per input by the caller (see ingest/timestamps.py); without it times stay as printed.
         self.resolve_time: Callable[[LineContext], float | None] | None = None
-        self.starts: list[EngineStart] = [EngineStart(0, keep_history)]
+        self.starts: list[EngineStart] = [EngineStart(0, keep_history, stats_rows)]
         self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
         self.totals = Totals()
@@ -218,7 +221,7 @@ class Fold:
     def _new_start(self) -> None:
         index = self.current.index + 1
         if self.keep_history:
-            self.starts.append(EngineStart(index))
+            self.starts.append(EngineStart(index, stats_rows=self.stats_rows))
         else:
             self.starts = [EngineStart(index, keep_history=False)]
         self.latest_stats = {}

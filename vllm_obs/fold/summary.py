@@ -22,6 +22,7 @@ from vllm_obs.fold.facts import (
     STATS_KEYS,
     EngineStart,
 )
+from vllm_obs.fold.digest import StatsDigest
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.jsonstream import LazyList
 
@@ -69,9 +70,14 @@ def summarize(fold: Fold, lazy: bool = False) -> dict[str, Any]:
                 out[key] = facts[key]
 
     def entries() -> Iterator[dict[str, Any]]:
-        return (_contract_entry(row) for start in starts for row in start.stats_rows)
+        return (_contract_entry(row) for start in starts for row in _rows(start))
 
-    out["stats"] = LazyList(entries) if lazy else list(entries())
+    digests = [s.stats_rows for s in starts if isinstance(s.stats_rows, StatsDigest)]
+    if digests:  # Fold(stats_rows=False): no list, each start's digest
+        out["stats"] = []
+        out["stats_lines"] = sum(d.count for d in digests)
+    else:
+        out["stats"] = LazyList(entries) if lazy else list(entries())
     out["errors"] = [error for start in starts for error in start.errors]
     details: dict[str, Any] = dict(last.all_details()) if last is not None else {}
     if last is not None and last.stop_reason is not None:  # how what ran last ended
@@ -91,6 +97,13 @@ def summarize(fold: Fold, lazy: bool = False) -> dict[str, Any]:
     out["details"] = details
     out["starts"] = [_start_summary(s, lazy) for s in starts]
     return out
+
+
+def _rows(start: EngineStart) -> list[tuple[Any, ...]]:
+    rows = start.stats_rows
+    if isinstance(rows, StatsDigest):
+        raise TypeError("a digest has no rows")  # summarize writes a digest instead of the list
+    return rows
 
 
 def _merge_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
@@ -135,9 +148,22 @@ def _start_summary(start: EngineStart, lazy: bool = False) -> dict[str, Any]:
             out[key] = facts[key]
 
     def entries() -> Iterator[dict[str, Any]]:
-        return (_start_entry(row) for row in start.stats_rows)
+        return (_start_entry(row) for row in _rows(start))
 
-    out["stats"] = LazyList(entries) if lazy else list(entries())
+    digest = start.stats_rows
+    if isinstance(digest, StatsDigest):
+        digest.close()
+        out["stats"] = []
+        out["stats_digest"] = {
+            "lines": digest.count,
+            "first": _start_entry(digest.first) if digest.first else None,
+            "last": _start_entry(digest.last) if digest.last else None,
+            "best_rate": _start_entry(digest.best) if digest.best else None,
+            "kv_saturated_seconds": digest.saturated_seconds,
+            "first_preemption_time": digest.first_preemption_time,
+        }
+    else:
+        out["stats"] = LazyList(entries) if lazy else list(entries())
     out["errors"] = [dict(error, time=time) if time else dict(error) for error, time in zip(start.errors, start.error_times)]
     details = start.all_details()
     details["preemptions_total"] = start.preemptions

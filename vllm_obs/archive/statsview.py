@@ -1,0 +1,73 @@
+"""A summary's stats lines as the table, the findings and the theory join read them: from the
+full `stats` lists (`analyze --format json`, `report`) or from each start's `stats_digest`
+(`analyze --format table`, fold/digest.py), with the same answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vllm_obs.fold.digest import MAX_INTERVAL_SECONDS, SATURATION_PCT
+from vllm_obs.ingest.timestamps import parse_time
+
+
+def line_count(part: dict[str, Any]) -> int:
+    """Stats lines of the whole summary or of one start."""
+    digest = part.get("stats_digest")
+    if digest is not None:
+        return int(digest["lines"])
+    if "stats_lines" in part:
+        return int(part["stats_lines"])
+    return len(part.get("stats") or [])
+
+
+def edges(start: dict[str, Any]) -> list[dict[str, Any]]:
+    """A start's first and last stats entries (none, or the same one twice)."""
+    digest = start.get("stats_digest")
+    if digest is not None:
+        return [digest["first"], digest["last"]] if digest["first"] else []
+    stats = start.get("stats") or []
+    return [stats[0], stats[-1]] if stats else []
+
+
+def best_rate(start: dict[str, Any]) -> dict[str, Any] | None:
+    """The entry with the best decode rate per running request, the first of equals."""
+    digest = start.get("stats_digest")
+    if digest is not None:
+        return digest["best_rate"]
+    # One streaming pass rather than holding every entry (archives have tens of thousands).
+    candidates = (s for s in start.get("stats") or () if s.get("generation_tps") and s.get("running"))
+    return max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+
+
+def saturated_seconds(stats: list[dict[str, Any]], threshold_pct: float = SATURATION_PCT) -> float:
+    """Time the KV cache usage stayed at or above the threshold, from consecutive stats lines."""
+    total = 0.0
+    for here, there in zip(stats, stats[1:]):
+        if here.get("gpu_kv_usage_pct", 0) >= threshold_pct:
+            a, b = parse_time(here.get("time")), parse_time(there.get("time"))
+            if a and b and b > a:
+                total += min((b - a).total_seconds(), MAX_INTERVAL_SECONDS)
+    return total
+
+
+def start_saturated_seconds(start: dict[str, Any]) -> float:
+    digest = start.get("stats_digest")
+    if digest is not None:
+        return float(digest["kv_saturated_seconds"])
+    return saturated_seconds(start.get("stats") or [])
+
+
+def first_preemption_time(start: dict[str, Any]) -> str | None:
+    digest = start.get("stats_digest")
+    if digest is not None:
+        return digest["first_preemption_time"]
+    first = None
+    for s in start.get("stats") or ():
+        if s.get("preemptions"):
+            first = first or s.get("time")
+    return first
+
+
+def peak_kv_usage_pct(summary: dict[str, Any]) -> float:
+    """The highest KV cache usage of any stats line (0 without one)."""
+    return summary.get("details", {}).get("peak_gpu_kv_usage_pct") or 0
