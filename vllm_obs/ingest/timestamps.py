@@ -10,6 +10,7 @@ line's year. `--timezone` names the zone vLLM's clock was in (default UTC).
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -31,6 +32,22 @@ def parse_timezone(name: str | None) -> tzinfo:
         raise TimezoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, or UTC)") from None
 
 
+def _FIXED_HEAD(head: str) -> bool:
+    """`YYYY-MM-DDTHH:MM:SS` (or a space for the T) in ASCII digits at fixed places."""
+    return (
+        head[4] == "-" and head[7] == "-" and head[10] in "T " and head[13] == ":" and head[16] == ":"
+        and head.isascii() and (head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]).isdigit()
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _utc_midnight(year: int, month: int, day: int) -> float | None:
+    try:
+        return datetime(year, month, day, tzinfo=timezone.utc).timestamp()
+    except ValueError:  # 02-30, month 13
+        return None
+
+
 def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
     """RFC 3339 (Docker, CRI), `YYYY-MM-DD HH:MM:SS[,mmm]` (JSON logging, stamps), or None."""
     t = text.strip().strip("[]")
@@ -39,13 +56,25 @@ def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
     frac = 0.0
     head, zone = t[:19], t[19:]
     if zone[:1] in ".,":
-        digits = ""
-        for ch in zone[1:]:
-            if not ch.isdigit():
-                break
-            digits += ch
+        rest = zone[1:]
+        after = rest.lstrip("0123456789")
+        digits = rest[: len(rest) - len(after)]
+        if after[:1].isdigit():  # a non-ASCII digit: one by one, as any digit counts
+            digits = ""
+            for ch in rest:
+                if not ch.isdigit():
+                    break
+                digits += ch
         frac = float("0." + digits) if digits else 0.0
         zone = zone[1 + len(digits):]
+    if zone in ("Z", "z") and _FIXED_HEAD(head):
+        # Docker's and CRI's form, on every line of a wrapped log: the day's midnight from a
+        # cache, the time of day by arithmetic (UTC has no daylight saving).
+        year, month, day = int(head[0:4]), int(head[5:7]), int(head[8:10])
+        hour, minute, second = int(head[11:13]), int(head[14:16]), int(head[17:19])
+        if year >= 1970 and hour < 24 and minute < 60 and second < 60:
+            midnight = _utc_midnight(year, month, day)
+            return None if midnight is None else midnight + hour * 3600 + minute * 60 + second + frac
     try:
         moment = datetime.strptime(head.replace("T", " "), "%Y-%m-%d %H:%M:%S")
     except ValueError:

@@ -1,0 +1,84 @@
+"""The timestamp fast paths (ingest/timestamps.py) against the plain library way: RFC 3339 parsed
+by strptime, the year-less vLLM stamp through datetime(), ISO output through isoformat."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vllm_obs.ingest.timestamps import Timeline, iso, parse_outer_time
+from vllm_obs.parse.records import LineContext
+
+
+def strptime_reference(text: str) -> float | None:
+    """RFC 3339 / `YYYY-MM-DD HH:MM:SS[.f]` the slow, obvious way."""
+    t = text.strip().strip("[]")
+    if len(t) < 19 or not t[:4].isdigit():
+        return None
+    head, zone, frac = t[:19], t[19:], 0.0
+    if zone[:1] in ".,":
+        digits = ""
+        for ch in zone[1:]:
+            if not ch.isdigit():
+                break
+            digits += ch
+        frac = float("0." + digits) if digits else 0.0
+        zone = zone[1 + len(digits):]
+    try:
+        moment = datetime.strptime(head.replace("T", " "), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    if moment.year < 1970:
+        return None
+    if zone in ("Z", "z"):
+        moment = moment.replace(tzinfo=timezone.utc)
+    elif zone[:1] in "+-" and len(zone) >= 5:
+        sign = 1 if zone[0] == "+" else -1
+        moment = moment.replace(tzinfo=timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[-2:]))))
+    else:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp() + frac
+
+
+STAMPS = st.builds(
+    lambda y, mo, d, h, mi, s, sep, frac, zone: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{zone}",
+    st.sampled_from([1, 1969, 1970, 2024, 2025, 2100, 9999]), st.integers(0, 13), st.integers(0, 32), st.integers(0, 25),
+    st.integers(0, 61), st.integers(0, 61), st.sampled_from(["T", " ", "t", "_"]),
+    st.one_of(st.just(""), st.just("."), st.integers(0, 10**9 - 1).map(lambda n: f".{n:09d}"), st.sampled_from([".5", ",123", ".٣"])),
+    st.sampled_from(["Z", "z", "+02:00", "-0530", "", " stdout"]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(STAMPS)
+def test_outer_time_equals_strptime(text: str) -> None:
+    assert parse_outer_time(text) == strptime_reference(text)
+
+
+def test_cri_stamp_value() -> None:
+    assert parse_outer_time("2025-11-25T20:41:24.591777563Z") == datetime(2025, 11, 25, 20, 41, 24, tzinfo=timezone.utc).timestamp() + 0.591777563
+    assert parse_outer_time("0001-01-01T00:00:00Z") is None  # Docker's zero time
+    assert parse_outer_time("2025-02-29T00:00:00Z") is None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.integers(0, 4 * 10**9).map(float), st.floats(0, 4e9)))
+def test_iso_equals_isoformat(seconds: float) -> None:
+    assert iso(seconds) == datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_vllm_stamps_in_fixed_and_daylight_saving_zones() -> None:
+    for tz in (timezone.utc, timezone(timedelta(hours=2)), ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")):
+        timeline = Timeline(2025, tz)
+        for month in range(1, 13):
+            for day in (1, 9, 28, 29, 30, 31):
+                for hour in (0, 1, 2, 3, 23):
+                    stamp = f"{month:02d}-{day:02d} {hour:02d}:30:59"
+                    try:
+                        expected: float | None = datetime(2025, month, day, hour, 30, 59, tzinfo=tz).timestamp()
+                    except ValueError:
+                        expected = None
+                    assert timeline.resolve(LineContext(1, "x", None, stamp)) == expected, (tz, stamp)
