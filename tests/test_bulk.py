@@ -24,6 +24,8 @@ from vllm_obs.parse.bulk import scan_bulk, worth_bulk
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import HttpAccess, LineContext, Record
 
+from logtools import ENVELOPES
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
 LOGS = sorted(p for p in SAMPLES.rglob("*") if p.name.endswith((".log", ".log.gz")))
@@ -83,22 +85,6 @@ def test_analyze_and_export_identical_on_samples(log: Path, monkeypatch: pytest.
     assert outputs([str(log)], monkeypatch, True) == outputs([str(log)], monkeypatch, False)
 
 
-def _compose(lines: list[str]) -> list[str]:
-    return ["vllm-openai-1  | " + line for line in lines]
-
-
-def _journald(lines: list[str]) -> list[str]:
-    return ["Nov 21 16:25:43 gpu-node-3 vllm[4121]: " + line for line in lines]
-
-
-ENVELOPES = {
-    "none": lambda raw: [c[:-1] for c in synth.wrap_none(raw)],
-    "docker-json": lambda raw: [c[:-1] for c in synth.wrap_docker_json(raw)],
-    "docker-timestamps": lambda raw: [c[:-1] for c in synth.wrap_docker_timestamps(raw)],
-    "cri": lambda raw: [c[:-1] for c in synth.wrap_cri(raw, max_line=2048)],  # long lines become P + F
-    "compose": lambda raw: _compose([c[:-1] for c in synth.wrap_none(raw)]),
-    "journald": lambda raw: _journald([c[:-1] for c in synth.wrap_none(raw)]),
-}
 
 
 @pytest.mark.parametrize("era", ["v0.11", "v0.33", "v0.6"])

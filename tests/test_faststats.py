@@ -25,7 +25,7 @@ SAMPLES = ROOT / "samples"
 LOGS = sorted(p for p in SAMPLES.rglob("*") if p.name.endswith(".log"))
 sys.path.insert(0, str(ROOT))
 from benchmarks import synth  # noqa: E402
-from tests.test_bulk import ENVELOPES  # noqa: E402
+from logtools import ENVELOPES  # noqa: E402
 
 
 def general(line: str, line_number: int = 7) -> tuple:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import timezone, tzinfo
 from typing import Any
 
-from vllm_obs.archive.statsview import best_rate
+from vllm_obs.archive.statsview import best_rate, entry_rate
 from vllm_obs.fold.facts import STATS_KEYS, theory_inputs
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.summary import summarize
@@ -51,7 +51,7 @@ def add_theory(summary: dict[str, Any], model: str | None = None, model_config: 
     # (the first of equals, as one pass over the top-level list would pick), as a contract entry.
     # The join compares the best decode rate per running request.
     bests = [best_rate(start) for start in summary.get("starts", [])]
-    overall = max((b for b in bests if b), key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+    overall = max((b for b in bests if b), key=entry_rate, default=None)
     if overall is not None:
         overall = {k: v for k, v in overall.items() if k in CONTRACT_STATS_KEYS}
     top = theory(summary, overall)

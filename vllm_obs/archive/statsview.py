@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vllm_obs.fold.digest import MAX_INTERVAL_SECONDS, SATURATION_PCT
-from vllm_obs.ingest.timestamps import parse_time
+from vllm_obs.fold.digest import SATURATION_PCT, decode_rate_per_request, saturated_interval_seconds
 
 
 def line_count(part: dict[str, Any]) -> int:
@@ -36,18 +35,18 @@ def best_rate(start: dict[str, Any]) -> dict[str, Any] | None:
         return digest["best_rate"]
     # One streaming pass rather than holding every entry (archives have tens of thousands).
     candidates = (s for s in start.get("stats") or () if s.get("generation_tps") and s.get("running"))
-    return max(candidates, key=lambda s: s["generation_tps"] / max(s["running"], 1), default=None)
+    return max(candidates, key=entry_rate, default=None)
+
+
+def entry_rate(entry: dict[str, Any]) -> float:
+    """A stats entry's decode rate per running request."""
+    return decode_rate_per_request(entry["generation_tps"], entry["running"])
 
 
 def saturated_seconds(stats: list[dict[str, Any]], threshold_pct: float = SATURATION_PCT) -> float:
     """Time the KV cache usage stayed at or above the threshold, from consecutive stats lines."""
-    total = 0.0
-    for here, there in zip(stats, stats[1:]):
-        if here.get("gpu_kv_usage_pct", 0) >= threshold_pct:
-            a, b = parse_time(here.get("time")), parse_time(there.get("time"))
-            if a and b and b > a:
-                total += min((b - a).total_seconds(), MAX_INTERVAL_SECONDS)
-    return total
+    pairs = zip(stats, stats[1:])
+    return sum((saturated_interval_seconds(a.get("gpu_kv_usage_pct"), a.get("time"), b.get("time"), threshold_pct) for a, b in pairs), 0.0)
 
 
 def start_saturated_seconds(start: dict[str, Any]) -> float:

@@ -20,6 +20,22 @@ from vllm_obs.ingest.timestamps import parse_time
 SATURATION_PCT = 95.0  # KV cache usage at or above this is "saturated"
 MAX_INTERVAL_SECONDS = 60.0  # a longer gap between stats lines is idle time, not saturation
 
+
+
+def saturated_interval_seconds(kv_usage_pct: float | None, time: str | None, next_time: str | None, threshold_pct: float = SATURATION_PCT) -> float:
+    """The saturated time one stats line stands for: the gap to the next line (at most
+    MAX_INTERVAL_SECONDS) when its KV cache usage is at or above the threshold, else 0."""
+    if (kv_usage_pct or 0) < threshold_pct:
+        return 0.0
+    a, b = parse_time(time), parse_time(next_time)
+    return min((b - a).total_seconds(), MAX_INTERVAL_SECONDS) if a and b and b > a else 0.0
+
+
+def decode_rate_per_request(generation_tps: float, running: int) -> float:
+    """The decode rate per running request, the figure the theory join compares."""
+    return generation_tps / max(running, 1)
+
+
 _KV = STATS_KEYS.index("gpu_kv_usage_pct")
 _GENERATION = STATS_KEYS.index("generation_tps")
 _RUNNING = STATS_KEYS.index("running")
@@ -72,14 +88,12 @@ class StatsDigest:
         self.last = row
         generation, running = row[_GENERATION], row[_RUNNING]
         if generation and running:
-            rate = generation / max(running, 1)
+            rate = decode_rate_per_request(generation, running)
             if self.best is None or rate > self._best_rate:  # the first of equals, as max() picks
                 self.best, self._best_rate = row, rate
         previous = self._previous
-        if previous is not None and (previous[_KV] or 0) >= SATURATION_PCT:
-            a, b = parse_time(previous[-1]), parse_time(row[-1])
-            if a and b and b > a:
-                self.saturated_seconds += min((b - a).total_seconds(), MAX_INTERVAL_SECONDS)
+        if previous is not None:
+            self.saturated_seconds += saturated_interval_seconds(previous[_KV], previous[-1], row[-1])
         if row[_PREEMPTIONS] and not self.first_preemption_time:
             self.first_preemption_time = row[-1]
         self._previous = row

@@ -32,7 +32,7 @@ def parse_timezone(name: str | None) -> tzinfo:
         raise TimezoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, or UTC)") from None
 
 
-def _FIXED_HEAD(head: str) -> bool:
+def _fixed_positions(head: str) -> bool:
     """`YYYY-MM-DDTHH:MM:SS` (or a space for the T) in ASCII digits at fixed places."""
     return (
         head[4] == "-" and head[7] == "-" and head[10] in "T " and head[13] == ":" and head[16] == ":"
@@ -67,7 +67,7 @@ def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
                 digits += ch
         frac = float("0." + digits) if digits else 0.0
         zone = zone[1 + len(digits):]
-    if zone in ("Z", "z") and _FIXED_HEAD(head):
+    if zone in ("Z", "z") and _fixed_positions(head):
         # Docker's and CRI's form, on every line of a wrapped log: the day's midnight from a
         # cache, the time of day by arithmetic (UTC has no daylight saving).
         year, month, day = int(head[0:4]), int(head[5:7]), int(head[8:10])

@@ -24,19 +24,18 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from vllm_obs.parse.faststats import MONTH, RFC3339
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import LineContext, Record
 
 AccessKey = tuple[str, str, int]
 
-_RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})"
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # Transport envelopes around a raw text line (the order of unwrap_outer's rules).
 _ENVELOPE = (
     r"(?:"
-    rf"{_RFC3339} (?:stdout|stderr) F "  # CRI, a complete line
-    rf"|{_RFC3339} "  # docker logs --timestamps
-    rf"|{_MONTH} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [A-Za-z0-9_.-]{{1,253}} [A-Za-z0-9_.@/-]{{1,128}}"
+    rf"{RFC3339} (?:stdout|stderr) F "  # CRI, a complete line
+    rf"|{RFC3339} "  # docker logs --timestamps
+    rf"|{MONTH} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}} [A-Za-z0-9_.-]{{1,253}} [A-Za-z0-9_.@/-]{{1,128}}"
     r"(?:\[[0-9]{1,10}\])?: "  # journald short
     r"|[A-Za-z][A-Za-z0-9_.-]{0,63} {1,40}\| "  # docker compose gutter
     r")?"
@@ -66,7 +65,7 @@ def _message(esc: str, quote: str, n: int) -> str:
 _RAW_LINE = _ENVELOPE + _message(r"\x1b", '"', 0)
 _JSON_LINE = (
     r'\{"log":"' + _message(r"\\u001b", r'\\"', 1)
-    + r'(?:\\r)?\\n","stream":"(?:stdout|stderr)","time":"' + _RFC3339 + r'"\}'
+    + r'(?:\\r)?\\n","stream":"(?:stdout|stderr)","time":"' + RFC3339 + r'"\}'
 )
 _ACCESS_LINE = rf"(?:{_RAW_LINE}|{_JSON_LINE})"
 # Every line of a batch joined by "\n" gives one tuple: (method, path, status) of the raw or the

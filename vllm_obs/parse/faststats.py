@@ -39,13 +39,14 @@ import re
 from vllm_obs.parse.envelope import process_ranks
 from vllm_obs.parse.records import LineContext, Stats
 
-_RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})"
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+# Envelope fragments in ASCII classes, shared with the bulk access pass (parse/bulk.py).
+RFC3339 = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:?[0-9]{2})"
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _RAW_ENVELOPE = (
     r"(?:"
-    rf"(?P<cri_time>{_RFC3339}) (?P<cri_stream>stdout|stderr) F "
-    rf"|(?P<docker_time>{_RFC3339}) "
-    rf"|(?P<journald_time>{_MONTH} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}) [A-Za-z0-9_.-]{{1,253}} "
+    rf"(?P<cri_time>{RFC3339}) (?P<cri_stream>stdout|stderr) F "
+    rf"|(?P<docker_time>{RFC3339}) "
+    rf"|(?P<journald_time>{MONTH} [ 0-9][0-9] [0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}) [A-Za-z0-9_.-]{{1,253}} "
     r"[A-Za-z0-9_.@/-]{1,128}(?:\[[0-9]{1,10}\])?: "
     r"|[A-Za-z][A-Za-z0-9_.-]{0,63} {1,40}\| "
     r")?"
@@ -78,7 +79,7 @@ def _line(esc: str) -> str:
 _RAW = re.compile(rf"{_RAW_ENVELOPE}{_line(chr(27))}")
 _JSON = re.compile(
     r'\{"log":"' + _line(r"\\u001b")
-    + rf'(?:\\r)?\\n","stream":"(?P<json_stream>stdout|stderr)","time":"(?P<json_time>{_RFC3339})"\}}'
+    + rf'(?:\\r)?\\n","stream":"(?P<json_stream>stdout|stderr)","time":"(?P<json_time>{RFC3339})"\}}'
 )
 
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 import multiprocessing
 from collections import deque
 from collections.abc import Callable
-from typing import Any
-
 from operator import attrgetter
-from typing import get_args
+from typing import Any, get_args
 
 from vllm_obs.parse.records import LineContext, Record, field_names
 
