@@ -206,7 +206,11 @@ class EngineInit:
     compilation_seconds: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, unlike every other record: a busy log makes one Stats per ten lines, and a frozen
+# dataclass's __init__ sets each of its 20 fields through object.__setattr__, several times the
+# cost of an unfrozen one (benchmarks/bench_stats_line.py). Treat it as immutable all the same;
+# it stays hashable by value.
+@dataclass(slots=True, unsafe_hash=True)
 class Stats:
     """The periodic stats line, parsed part by part (V0 and V1)."""
 
