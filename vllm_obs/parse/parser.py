@@ -93,6 +93,7 @@ class LineParser:
         run_prefix = run_tail = ""
         run_prefix_len = run = 0
         run_tail_cut = -1  # -len(tail): the client ends there
+        fast_ok = USE_FAST_STATS
         for line in lines:
             if run and line.endswith(run_tail) and line.startswith(run_prefix):
                 client = line[run_prefix_len:run_tail_cut]
@@ -113,6 +114,17 @@ class LineParser:
                 if shape is not None and 0 < cut - start <= 200 and not line[start:cut].strip(plain):
                     run_shape, run_prefix, run_tail = shape, prefix, tail
                     run_prefix_len, run_tail_cut, run = len(prefix), -len(tail), 1
+                    continue
+            if fast_ok and "throughput: " in line and not self._partial and self._cut_config is None and not self._partial_overflow:
+                # The stats line's fast form without feed's bookkeeping: what feed would give.
+                fast = fast_stats(line, self.line_number + 1, self.source)
+                if fast is not None:
+                    self.line_number += 1
+                    self.counts["matched"] += 1
+                    if counts:
+                        on_access_counts(counts)
+                        counts = {}
+                    on_record(*fast)
                     continue
             had_partial = bool(self._partial)
             parsed = feed(line)
