@@ -70,6 +70,25 @@ def test_iso_equals_isoformat(seconds: float) -> None:
     assert iso(seconds) == datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Stamps as CRI and Docker give them (nanoseconds), and fractions at the rounding edges: half a
+# microsecond either side, just below the next second (the carry), and far dates.
+NEAR_EDGES = st.builds(
+    lambda whole, micros, nudge: whole + micros / 1e6 + nudge,
+    st.integers(0, 2 * 10**11), st.sampled_from([0, 1, 499, 500, 999, 999_499, 999_500, 999_999]),
+    st.sampled_from([0.0, 5e-7, -5e-7, 4.9e-7, 5.1e-7, 1e-9, -1e-9]),
+)
+CRI_STAMPS = st.builds(
+    lambda day, second, nanos: parse_outer_time(f"2025-11-{day:02d}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{nanos:09d}Z"),
+    st.integers(1, 30), st.integers(0, 86399), st.integers(0, 10**9 - 1),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(NEAR_EDGES, CRI_STAMPS, st.floats(0, 2e11)))
+def test_iso_of_fractions_equals_isoformat(seconds: float) -> None:
+    assert iso(seconds) == datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def test_vllm_stamps_in_fixed_and_daylight_saving_zones() -> None:
     for tz in (timezone.utc, timezone(timedelta(hours=2)), ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")):
         timeline = Timeline(2025, tz)
