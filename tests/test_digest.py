@@ -69,3 +69,15 @@ def test_digest_is_flat_and_json_keeps_rows(tmp_path: Path) -> None:
     full, _ = analyze_paths([str(saturating_log(tmp_path))], year=2026)
     assert len(full["stats"]) == summary["stats_lines"]
     assert "stats_digest" not in full["starts"][0]
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(SAMPLES)) for p in LOGS])
+def test_streamed_json_theory_identical(log: Path) -> None:
+    """`analyze --format json` into a pipe streams each start's stats (summary.StartStats), whose
+    best decode rate is found on the rows: the theory join must match the built list's."""
+    def theory(lazy: bool) -> tuple[object, list[object]]:
+        summary, _ = analyze_paths([str(log)], year=2026, lazy=lazy)
+        add_theory(summary, gpu="H100-SXM")
+        return summary.get("theory"), [start.get("theory") for start in summary["starts"]]
+
+    assert theory(True) == theory(False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from vllm_obs.fold.digest import SATURATION_PCT, decode_rate_per_request, saturated_interval_seconds
+from vllm_obs.fold.summary import StartStats
 
 
 def line_count(part: dict[str, Any]) -> int:
@@ -33,8 +34,11 @@ def best_rate(start: dict[str, Any]) -> dict[str, Any] | None:
     digest = start.get("stats_digest")
     if digest is not None:
         return digest["best_rate"]
+    stats = start.get("stats") or ()
+    if isinstance(stats, StartStats):  # analyze's streamed JSON: found on the fold's rows
+        return stats.best_rate()
     # One streaming pass rather than holding every entry (archives have tens of thousands).
-    candidates = (s for s in start.get("stats") or () if s.get("generation_tps") and s.get("running"))
+    candidates = (s for s in stats if s.get("generation_tps") and s.get("running"))
     return max(candidates, key=entry_rate, default=None)
 
 

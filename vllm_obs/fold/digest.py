@@ -11,6 +11,7 @@ just those; `summary.summarize` writes them as a start's `stats_digest`, and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from vllm_obs.fold.facts import ROW_FIELDS, STATS_KEYS
@@ -40,6 +41,13 @@ _KV = STATS_KEYS.index("gpu_kv_usage_pct")
 _GENERATION = STATS_KEYS.index("generation_tps")
 _RUNNING = STATS_KEYS.index("running")
 _PREEMPTIONS = ROW_FIELDS.index("preemptions")
+
+
+def best_rate_row(rows: Iterable[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+    """The row with the best decode rate per running request (the first of equals), as the
+    digest keeps it: the list view's answer without building an entry per row."""
+    candidates = (row for row in rows if row[_GENERATION] and row[_RUNNING])
+    return max(candidates, key=lambda row: decode_rate_per_request(row[_GENERATION], row[_RUNNING]), default=None)
 
 
 class StatsDigest:

@@ -22,7 +22,7 @@ from vllm_obs.fold.facts import (
     STATS_KEYS,
     EngineStart,
 )
-from vllm_obs.fold.digest import StatsDigest
+from vllm_obs.fold.digest import StatsDigest, best_rate_row
 from vllm_obs.fold.fold import Fold
 from vllm_obs.fold.jsonstream import LazyList
 
@@ -136,6 +136,19 @@ def _start_entry(row: tuple[Any, ...]) -> dict[str, Any]:
     return entry
 
 
+class StartStats(LazyList):
+    """A start's stats entries, built as they are written; its best decode rate is found on the
+    rows (statsview.best_rate), without building every entry once more for it."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        super().__init__(lambda: map(_start_entry, rows))
+        self._rows = rows
+
+    def best_rate(self) -> dict[str, Any] | None:
+        best = best_rate_row(self._rows)
+        return _start_entry(best) if best is not None else None
+
+
 def _start_summary(start: EngineStart, lazy: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"index": start.index, "started_at": start.started_at}
     if start.stop_reason is not None:
@@ -146,9 +159,6 @@ def _start_summary(start: EngineStart, lazy: bool = False) -> dict[str, Any]:
     for key in CONTRACT_KEYS:
         if key in facts:
             out[key] = facts[key]
-
-    def entries() -> Iterator[dict[str, Any]]:
-        return (_start_entry(row) for row in _rows(start))
 
     digest = start.stats_rows
     if isinstance(digest, StatsDigest):
@@ -163,7 +173,8 @@ def _start_summary(start: EngineStart, lazy: bool = False) -> dict[str, Any]:
             "first_preemption_time": digest.first_preemption_time,
         }
     else:
-        out["stats"] = LazyList(entries) if lazy else list(entries())
+        rows = _rows(start)
+        out["stats"] = StartStats(rows) if lazy else [_start_entry(row) for row in rows]
     out["errors"] = [dict(error, time=time) if time else dict(error) for error, time in zip(start.errors, start.error_times)]
     details = start.all_details()
     details["preemptions_total"] = start.preemptions
