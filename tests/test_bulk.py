@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 
 from vllm_obs.archive.analyze import analyze_paths
 from vllm_obs.archive.export import export_openmetrics
+from vllm_obs.fold.fold import Fold
+from vllm_obs.fold.summary import summarize
 from vllm_obs.ingest.lines import LineSplitter
 from vllm_obs.ingest.reader import iter_line_batches
 from vllm_obs.parse import driver
@@ -60,9 +62,24 @@ def run(batches: list[list[str]], bulk: bool) -> tuple[list[Any], dict[str, int]
     return sink.calls, dict(parser.counts), parser.line_number, counted
 
 
+def folded(batches: list[list[str]], bulk: bool) -> tuple[str, int]:
+    """The fold's summary and line number after the batches: through scan_bulk with the counts
+    handed over once a batch (access_counts_per_batch, as the fold asks), or through scan."""
+    parser, fold = LineParser("x"), Fold()
+    for batch in batches:
+        if bulk:
+            scan_bulk(parser, batch, fold.record, fold.access_counts, per_batch=True)
+        else:
+            parser.scan(batch, fold.record, fold.access_counts)
+    for context, record in parser.flush():
+        fold.record(context, record)
+    return json.dumps(summarize(fold)), parser.line_number
+
+
 def assert_same(batches: list[list[str]]) -> int:
     calls, counts, line_number, counted = run(batches, bulk=True)
     assert (calls, counts, line_number) == run(batches, bulk=False)[:3]
+    assert folded(batches, True) == folded(batches, False)
     return counted
 
 

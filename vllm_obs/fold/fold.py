@@ -172,7 +172,10 @@ class Fold:
         for key, value in counts.items():
             self.lines[key] = self.lines.get(key, 0) + value
 
-    # The fold is a sink of the input driver (parse/driver.py).
+    # The fold is a sink of the input driver (parse/driver.py). A stats record reads no HTTP
+    # count and never begins a new start, so counts may come after it (within the batch).
+    access_counts_per_batch = True
+
     def record(self, context: LineContext, record: Record) -> None:
         self.add(context, record)
 

@@ -169,6 +169,9 @@ class Pipeline:
 class _StateSink:
     """One source's records into the state (the input driver's sink)."""
 
+    # The state reads its fold after the batch: the counts may come once a batch (driver.RecordSink).
+    access_counts_per_batch = True
+
     def __init__(self, pipeline: Pipeline, source: str) -> None:
         self.pipeline = pipeline
         self.state = pipeline.state

@@ -24,7 +24,8 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
-from vllm_obs.parse.faststats import MONTH, RFC3339
+from vllm_obs.parse.faststats import MONTH, RFC3339, fast_stats
+from vllm_obs.parse import parser as parser_module
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import LineContext, Record
 
@@ -93,32 +94,55 @@ def worth_bulk(lines: list[str]) -> bool:
     return False
 
 
-def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts) -> int:
+def scan_bulk(
+    parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts, per_batch: bool = False,
+) -> int:
     """`parser.scan(lines, on_record, on_access_counts)` with the same calls and the same
-    parser state afterwards, but access lines counted in C. Lines must not contain "\\n"."""
+    parser state afterwards, but access lines counted in C. Lines must not contain "\\n".
+
+    `per_batch`: the sink does not need the access counts before a stats record, only before
+    any other record and at the end of the batch (driver.RecordSink.access_counts_per_batch):
+    then a busy log's counts are handed over once a batch, not once per stats line."""
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:
         parser.scan(lines, on_record, on_access_counts)
         return 0
-    pending: dict[AccessKey, int] = {}  # counted, not yet handed over
-
-    def add_counts(counts: dict[AccessKey, int]) -> None:
-        for key, n in counts.items():
-            pending[key] = pending.get(key, 0) + n
-
-    def record(context: LineContext, parsed: Record) -> None:
-        if pending:
-            on_access_counts(dict(pending))
-            pending.clear()
-        on_record(context, parsed)
-
     found = _LINES.findall(text)
     if len(found) != len(lines):  # cannot happen; never guess
         parser.scan(lines, on_record, on_access_counts)
         return 0
-    keys = _key_cache
+    pending: dict[AccessKey, int] = {}  # counted, not yet handed over
+    raw: Counter[tuple[str, ...]] = Counter()  # access lines counted in C since `pending` was settled
+
+    def settle() -> None:
+        # The raw tuples as keys, in the order first seen: the order `scan` would count them in.
+        for found_key, n in raw.items():
+            key = _key_cache.get(found_key) or _key(found_key)
+            pending[key] = pending.get(key, 0) + n
+        raw.clear()
+
+    def add_counts(counts: dict[AccessKey, int]) -> None:
+        if raw:
+            settle()
+        for key, n in counts.items():
+            pending[key] = pending.get(key, 0) + n
+
+    def hand_over() -> None:
+        nonlocal pending
+        if raw:
+            settle()
+        if pending:
+            on_access_counts(pending)
+            pending = {}
+
+    def record(context: LineContext, parsed: Record) -> None:
+        hand_over()
+        on_record(context, parsed)
+
     counts = parser.counts
+    source = parser.source
     find_other = found.index
+    fast_ok = parser_module.USE_FAST_STATS  # read at each call: tests turn the fast form off
     slow: list[str] = []  # lines for the parser, in order
     i = bulk = 0
     n_lines = len(lines)
@@ -135,22 +159,29 @@ def scan_bulk(parser: LineParser, lines: list[str], on_record: OnRecord, on_acce
                 slow.append(lines[i])  # the parser waits for this line: it must see it
                 i += 1
                 continue
-            for raw, k in Counter(found[i:j]).items():
-                key = keys.get(raw)
-                if key is None:
-                    key = _key(raw)
-                pending[key] = pending.get(key, 0) + k
+            raw.update(found[i:j])
             parser.line_number += j - i
             counts["matched"] += j - i
             bulk += j - i
             i = j
-        if i < n_lines:
-            slow.append(lines[i])
-            i += 1
+            if i == n_lines:
+                break
+        line = lines[i]
+        i += 1
+        if fast_ok and "throughput: " in line and not slow and not parser._partial and parser._cut_config is None and not parser._partial_overflow:
+            # The stats line's fast form, as `scan` takes it (parser.py), without a scan call.
+            fast = fast_stats(line, parser.line_number + 1, source)
+            if fast is not None:
+                parser.line_number += 1
+                counts["matched"] += 1
+                if not per_batch:
+                    hand_over()
+                on_record(*fast)
+                continue
+        slow.append(line)
     if slow:
         parser.scan(slow, record, add_counts)
-    if pending:
-        on_access_counts(dict(pending))
+    hand_over()
     return bulk
 
 

@@ -23,6 +23,12 @@ USE_BULK = True
 
 
 class RecordSink(Protocol):
+    """A sink may also say `access_counts_per_batch = True`: it needs the access counts handed
+    over before every record but a stats record, and at the end of each batch, not before each
+    stats record too (the fold: a stats line reads no HTTP count and never begins a start).
+    Without it (the export, which stamps counters with the time of the last dated line) the
+    counts come before every record."""
+
     def record(self, context: LineContext, record: Record) -> None: ...
 
     def access_counts(self, counts: dict[tuple[str, str, int], int]) -> None: ...
@@ -40,7 +46,7 @@ def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_rec
             for context, parsed in parser.feed(line):
                 record(context, parsed)
     elif USE_BULK and worth_bulk(lines):
-        scan_bulk(parser, lines, sink.record, sink.access_counts)
+        scan_bulk(parser, lines, sink.record, sink.access_counts, getattr(sink, "access_counts_per_batch", False))
     else:
         parser.scan(lines, sink.record, sink.access_counts)
     counts = parser.counts
