@@ -62,15 +62,16 @@ def run(batches: list[list[str]], bulk: bool) -> tuple[list[Any], dict[str, int]
     return sink.calls, dict(parser.counts), parser.line_number, counted
 
 
-def folded(batches: list[list[str]], bulk: bool) -> tuple[str, int]:
-    """The fold's summary and line number after the batches: through scan_bulk with the counts
-    handed over once a batch (access_counts_per_batch, as the fold asks), or through scan."""
+def folded(batches: list[list[str]], bulk: bool, per_batch: bool) -> tuple[str, int]:
+    """The fold's summary and line number after the batches, through scan_bulk or scan, with the
+    counts handed over before every record or once a batch (access_counts_per_batch, as the fold
+    asks)."""
     parser, fold = LineParser("x"), Fold()
     for batch in batches:
         if bulk:
-            scan_bulk(parser, batch, fold.record, fold.access_counts, per_batch=True)
+            scan_bulk(parser, batch, fold.record, fold.access_counts, per_batch)
         else:
-            parser.scan(batch, fold.record, fold.access_counts)
+            parser.scan(batch, fold.record, fold.access_counts, per_batch)
     for context, record in parser.flush():
         fold.record(context, record)
     return json.dumps(summarize(fold)), parser.line_number
@@ -79,7 +80,7 @@ def folded(batches: list[list[str]], bulk: bool) -> tuple[str, int]:
 def assert_same(batches: list[list[str]]) -> int:
     calls, counts, line_number, counted = run(batches, bulk=True)
     assert (calls, counts, line_number) == run(batches, bulk=False)[:3]
-    assert folded(batches, True) == folded(batches, False)
+    assert folded(batches, True, True) == folded(batches, False, True) == folded(batches, False, False)
     return counted
 
 

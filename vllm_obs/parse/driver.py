@@ -40,15 +40,16 @@ def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_rec
     """Parse one batch. `every_record` hands access lines over as records too (`parse`); else
     they are counted (the fast path of analyze, export and the sidecar)."""
     before = dict(parser.counts)
+    per_batch = getattr(sink, "access_counts_per_batch", False)
     if every_record:
         record = sink.record
         for line in lines:
             for context, parsed in parser.feed(line):
                 record(context, parsed)
     elif USE_BULK and worth_bulk(lines):
-        scan_bulk(parser, lines, sink.record, sink.access_counts, getattr(sink, "access_counts_per_batch", False))
+        scan_bulk(parser, lines, sink.record, sink.access_counts, per_batch)
     else:
-        parser.scan(lines, sink.record, sink.access_counts)
+        parser.scan(lines, sink.record, sink.access_counts, per_batch)
     counts = parser.counts
     sink.line_counts({k: counts[k] - before.get(k, 0) for k in counts})
 

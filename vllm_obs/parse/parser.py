@@ -73,6 +73,7 @@ class LineParser:
         lines: Iterable[str],
         on_record: Callable[[LineContext, Record], None],
         on_access_counts: Callable[[dict[tuple[str, str, int], int]], None],
+        per_batch: bool = False,
     ) -> None:
         """Parse many lines fast: the analyze and sidecar path.
 
@@ -80,6 +81,7 @@ class LineParser:
         by (method, path, status) and handed to `on_access_counts(counts)` in order with the
         records (before the next record, and at the end), so nothing is attributed to the wrong
         engine start. Gives the same results as `feed` on every line (tests/test_scan.py).
+        `per_batch`: the counts need not come before a stats record (driver.RecordSink).
         """
         shapes = self._access_shapes
         counts: dict[tuple[str, str, int], int] = {}
@@ -121,7 +123,7 @@ class LineParser:
                 if fast is not None:
                     self.line_number += 1
                     self.counts["matched"] += 1
-                    if counts:
+                    if counts and not per_batch:
                         on_access_counts(counts)
                         counts = {}
                     on_record(*fast)
