@@ -41,3 +41,51 @@ def test_cli_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == one
     assert main(["analyze", "--jobs", "0", *files]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def busy_log(tmp_path: Path, wrap: str, lines: int = 60_000) -> Path:
+    """A busy V1 server with a restart, in an envelope that takes the bulk path, several batches long."""
+    import sys
+
+    sys.path.insert(0, str(SAMPLES.parent))
+    from benchmarks import synth
+
+    raw = list(synth.generate("v0.11", lines=lines, seed=11, restarts=1, busy=True, network=synth.NETWORK_FOR_WRAP.get(wrap, "local")))
+    path = tmp_path / f"busy-{wrap}.log"
+    path.write_text("".join(synth.WRAPS[wrap](raw)))
+    return path
+
+
+@pytest.mark.parametrize("wrap", ["cri", "docker-json", "docker-timestamps"])
+def test_one_file_with_the_pass_ahead_gives_one_process_output(tmp_path: Path, wrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file and --jobs 2: the bulk path's C pass runs in a worker ahead of the parser
+    (parallel.ClassifyAhead); small batches make it cross many batch edges."""
+    from vllm_obs.ingest import reader
+    from vllm_obs.parse import parallel
+
+    path = str(busy_log(tmp_path, wrap))
+    original = reader.iter_line_batches
+    monkeypatch.setattr("vllm_obs.parse.driver.iter_line_batches", lambda p, on_progress=None: original(p, 200_000, on_progress))
+    passes = []
+    submit = parallel.ClassifyAhead.submit
+    monkeypatch.setattr(parallel.ClassifyAhead, "submit", lambda self, text: passes.append(1) or submit(self, text))
+    one, _ = analyze_paths([path], year=2026, jobs=1)
+    assert not passes
+    two, _ = analyze_paths([path], year=2026, jobs=2)
+    assert len(passes) > 20  # the worker really did the pass, batch after batch
+    assert json.dumps(two) == json.dumps(one)
+    assert sum(one["details"]["http_requests_by_status"].values()) > 30_000
+
+
+def test_pass_ahead_falls_back_when_the_worker_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_obs.parse import parallel
+
+    path = str(busy_log(tmp_path, "cri", 20_000))
+    one, _ = analyze_paths([path], year=2026, jobs=1)
+    monkeypatch.setattr(parallel, "classify", _broken_classify)
+    two, _ = analyze_paths([path], year=2026, jobs=2)
+    assert json.dumps(two) == json.dumps(one)
+
+
+def _broken_classify(text: str) -> object:
+    raise RuntimeError("worker failed")

@@ -21,8 +21,10 @@ partial or a cut engine config line, the next line always goes through the parse
 from __future__ import annotations
 
 import re
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from vllm_obs.parse.faststats import MONTH, RFC3339, fast_stats
 from vllm_obs.parse import parser as parser_module
@@ -94,30 +96,63 @@ def worth_bulk(lines: list[str]) -> bool:
     return False
 
 
+# A batch's C pass as it crosses from a worker process (parse/parallel.ClassifyAhead): for each
+# line 0 (the parser must see it) or the index of its (method, path, status) in the list.
+Classified = tuple[Sequence[int], list[AccessKey]]
+
+
+def classify(text: str) -> Classified:
+    """The C pass over a batch's lines joined by "\\n" (none holding one), as scan_bulk makes
+    it, in a form that is cheap to send between processes (an array of ints)."""
+    found = _LINES.findall(text)
+    index = {_OTHER: 0}
+    keys: list[AccessKey] = [("", "", 0)]  # index 0: not an access line
+    for raw in dict.fromkeys(found):
+        if raw != _OTHER:
+            index[raw] = len(keys)
+            keys.append(_key(raw))
+    return array("I", map(index.__getitem__, found)), keys
+
+
+def joined(lines: list[str]) -> str | None:
+    """The batch as one buffer for the C pass, or None when a line holds a "\\n" (then the line
+    path reads it: the pass works on whole lines)."""
+    text = "\n".join(lines)
+    return text if text.count("\n") == len(lines) - 1 else None
+
+
 def scan_bulk(
-    parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts, per_batch: bool = False,
+    parser: LineParser, lines: list[str], on_record: OnRecord, on_access_counts: OnAccessCounts,
+    per_batch: bool = False, classified: Classified | None = None,
 ) -> int:
     """`parser.scan(lines, on_record, on_access_counts)` with the same calls and the same
     parser state afterwards, but access lines counted in C. Lines must not contain "\\n".
 
     `per_batch`: the sink does not need the access counts before a stats record, only before
     any other record and at the end of the batch (driver.RecordSink.access_counts_per_batch):
-    then a busy log's counts are handed over once a batch, not once per stats line."""
-    text = "\n".join(lines)
-    if text.count("\n") != len(lines) - 1:
-        parser.scan(lines, on_record, on_access_counts)
-        return 0
-    found = _LINES.findall(text)
-    if len(found) != len(lines):  # cannot happen; never guess
+    then a busy log's counts are handed over once a batch, not once per stats line.
+    `classified`: the batch's C pass done already (`classify`, in a worker process)."""
+    marks: Sequence[Any]
+    key_of: Callable[[Any], AccessKey]
+    if classified is not None:
+        marks, keys = classified
+        other: Any = 0
+        key_of = keys.__getitem__
+    else:
+        text = joined(lines)
+        marks = _LINES.findall(text) if text is not None else ()
+        other = _OTHER
+        key_of = _cached_key
+    if len(marks) != len(lines):  # a line holds a "\n" (or, never, a pass that disagrees)
         parser.scan(lines, on_record, on_access_counts)
         return 0
     pending: dict[AccessKey, int] = {}  # counted, not yet handed over
-    raw: Counter[tuple[str, ...]] = Counter()  # access lines counted in C since `pending` was settled
+    raw: Counter[Any] = Counter()  # access lines counted in C since `pending` was settled
 
     def settle() -> None:
-        # The raw tuples as keys, in the order first seen: the order `scan` would count them in.
-        for found_key, n in raw.items():
-            key = _key_cache.get(found_key) or _key(found_key)
+        # The C pass's marks as keys, in the order first seen: the order `scan` counts them in.
+        for mark, n in raw.items():
+            key = key_of(mark)
             pending[key] = pending.get(key, 0) + n
         raw.clear()
 
@@ -141,14 +176,14 @@ def scan_bulk(
 
     counts = parser.counts
     source = parser.source
-    find_other = found.index
+    find_other = marks.index
     fast_ok = parser_module.USE_FAST_STATS  # read at each call: tests turn the fast form off
     slow: list[str] = []  # lines for the parser, in order
     i = bulk = 0
     n_lines = len(lines)
     while i < n_lines:
         try:
-            j = find_other(_OTHER, i)
+            j = find_other(other, i)
         except ValueError:
             j = n_lines
         if j > i:  # lines i..j-1 are access lines
@@ -159,7 +194,7 @@ def scan_bulk(
                 slow.append(lines[i])  # the parser waits for this line: it must see it
                 i += 1
                 continue
-            raw.update(found[i:j])
+            raw.update(marks[i:j])
             parser.line_number += j - i
             counts["matched"] += j - i
             bulk += j - i
@@ -186,6 +221,10 @@ def scan_bulk(
 
 
 _key_cache: dict[tuple[str, ...], AccessKey] = {}
+
+
+def _cached_key(raw: tuple[str, ...]) -> AccessKey:
+    return _key_cache.get(raw) or _key(raw)
 
 
 def _key(raw: tuple[str, ...]) -> AccessKey:

@@ -8,13 +8,17 @@ pipeline hands each live batch to `feed_lines`. A sink receives, in log order, e
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vllm_obs.ingest.reader import InputError, iter_line_batches
-from vllm_obs.parse.bulk import scan_bulk, worth_bulk
+from vllm_obs.parse.bulk import Classified, joined, scan_bulk, worth_bulk
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import LineContext, Record
+
+if TYPE_CHECKING:
+    from vllm_obs.parse.parallel import ClassifyAhead
 
 ProgressCallback = Callable[[int, int], None]  # (bytes read in the file, lines read in it)
 # Count access lines in C (parse/bulk.py) when the lines carry envelope timestamps; the same
@@ -36,9 +40,17 @@ class RecordSink(Protocol):
     def line_counts(self, delta: dict[str, int]) -> None: ...
 
 
-def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_record: bool = False) -> None:
+def takes_bulk(lines: list[str], every_record: bool = False) -> bool:
+    """Whether feed_lines reads this batch by the bulk path."""
+    return not every_record and USE_BULK and worth_bulk(lines)
+
+
+def feed_lines(
+    parser: LineParser, lines: list[str], sink: RecordSink, every_record: bool = False, classified: Classified | None = None,
+) -> None:
     """Parse one batch. `every_record` hands access lines over as records too (`parse`); else
-    they are counted (the fast path of analyze, export and the sidecar)."""
+    they are counted (the fast path of analyze, export and the sidecar). `classified`: the bulk
+    path's C pass over the batch, done already (parallel.ClassifyAhead)."""
     before = dict(parser.counts)
     per_batch = getattr(sink, "access_counts_per_batch", False)
     if every_record:
@@ -46,8 +58,8 @@ def feed_lines(parser: LineParser, lines: list[str], sink: RecordSink, every_rec
         for line in lines:
             for context, parsed in parser.feed(line):
                 record(context, parsed)
-    elif USE_BULK and worth_bulk(lines):
-        scan_bulk(parser, lines, sink.record, sink.access_counts, per_batch)
+    elif takes_bulk(lines):
+        scan_bulk(parser, lines, sink.record, sink.access_counts, per_batch, classified)
     else:
         parser.scan(lines, sink.record, sink.access_counts, per_batch)
     counts = parser.counts
@@ -71,17 +83,54 @@ def read_paths(
 
         return read_paths_parallel(paths, open_sink, progress, every_record, jobs)
     problems: list[str] = []
-    for path in paths:
-        sink = open_sink(path)
-        parser = LineParser(source=path)
-        on_progress = progress.file(path) if progress is not None else None
+    ahead = None
+    if jobs > 1 and not every_record and USE_BULK:
+        from vllm_obs.parse.parallel import ClassifyAhead
+
         try:
-            for batch in iter_line_batches(path, on_progress=on_progress):
-                feed_lines(parser, batch, sink, every_record)
-        except InputError as exc:
-            problems.append(str(exc))
-        before = dict(parser.counts)
-        for context, record in parser.flush():  # a partial line still waiting for its end
-            sink.record(context, record)
-        sink.line_counts({k: parser.counts[k] - before.get(k, 0) for k in parser.counts})
+            ahead = ClassifyAhead()
+        except OSError:  # no process to be had: this one does the pass
+            ahead = None
+    try:
+        for path in paths:
+            sink = open_sink(path)
+            parser = LineParser(source=path)
+            on_progress = progress.file(path) if progress is not None else None
+            try:
+                if ahead is None:
+                    for batch in iter_line_batches(path, on_progress=on_progress):
+                        feed_lines(parser, batch, sink, every_record)
+                else:
+                    _read_ahead(path, parser, sink, ahead, on_progress)
+            except InputError as exc:
+                problems.append(str(exc))
+            before = dict(parser.counts)
+            for context, record in parser.flush():  # a partial line still waiting for its end
+                sink.record(context, record)
+            sink.line_counts({k: parser.counts[k] - before.get(k, 0) for k in parser.counts})
+    finally:
+        if ahead is not None:
+            ahead.close()
     return problems
+
+
+def _read_ahead(path: str, parser: LineParser, sink: RecordSink, ahead: ClassifyAhead, on_progress: Any) -> None:
+    """Read one file with the C pass of the next batches running in the worker meanwhile."""
+    queue: deque[tuple[list[str], Any]] = deque()
+
+    def feed_oldest() -> None:
+        batch, job = queue.popleft()
+        feed_lines(parser, batch, sink, classified=ahead.result(job) if job is not None else None)
+
+    try:
+        for batch in iter_line_batches(path, on_progress=on_progress):
+            text = joined(batch) if takes_bulk(batch) else None
+            queue.append((batch, ahead.submit(text) if text is not None else None))
+            if len(queue) > ahead.DEPTH:
+                feed_oldest()
+    except InputError:  # the batches read before a damaged .gz's error count all the same
+        while queue:
+            feed_oldest()
+        raise
+    while queue:
+        feed_oldest()

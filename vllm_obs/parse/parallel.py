@@ -16,6 +16,7 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, get_args
 
+from vllm_obs.parse.bulk import Classified, classify
 from vllm_obs.parse.records import LineContext, Record, field_names
 
 # ("r", context fields, record type index, record fields) | ("a", access counts) | ("l", line counts)
@@ -125,3 +126,33 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+class ClassifyAhead:
+    """One worker process runs the bulk path's C pass (bulk.classify) over the next batches of a
+    file while this process parses and folds the current one: on a busy log that pass is a
+    third of the work, and one file otherwise keeps one core busy. The answer is the pass
+    itself, so the results are those of one process (tests/test_parallel.py); a batch whose
+    pass fails in the worker is classified here."""
+
+    # Batches sent ahead: enough to keep the worker busy, few enough to bound memory (4 MiB each).
+    DEPTH = 2
+
+    def __init__(self) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        # fork: the worker needs nothing but bulk.py's compiled pattern, already loaded.
+        self._pool = multiprocessing.get_context("fork" if "fork" in methods else None).Pool(1)
+
+    def submit(self, text: str) -> Any:
+        return self._pool.apply_async(classify, (text,))
+
+    @staticmethod
+    def result(job: Any) -> Classified | None:
+        try:
+            return job.get()
+        except Exception:  # noqa: BLE001 - the worker died or could not pickle: classify here
+            return None
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
