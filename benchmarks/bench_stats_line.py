@@ -121,7 +121,7 @@ def main() -> int:
 
     def fold() -> None:
         f = Fold()
-        f.resolve_time = Timeline(None).resolve
+        f.timeline = Timeline(None)
         for context, record in parsed:
             f.add(context, record)
         folds[:] = [f]

@@ -101,3 +101,28 @@ def test_vllm_stamps_in_fixed_and_daylight_saving_zones() -> None:
                     except ValueError:
                         expected = None
                     assert timeline.resolve(LineContext(1, "x", None, stamp)) == expected, (tz, stamp)
+
+
+FRACTIONS = st.one_of(
+    st.just(""),
+    st.integers(0, 10**9 - 1).map(lambda n: f".{n:09d}"),
+    st.tuples(st.integers(1, 9), st.integers(0, 10**9 - 1)).map(lambda t: "." + f"{t[1]:09d}"[: t[0]]),
+    # microseconds at the edge of a millisecond, the nanoseconds anywhere
+    st.tuples(st.integers(0, 999), st.sampled_from([0, 1, 996, 997, 998, 999]), st.integers(0, 999))
+    .map(lambda t: f".{t[0]:03d}{t[1]:03d}{t[2]:03d}"),
+)
+UTC_STAMPS = st.builds(
+    lambda y, mo, d, h, mi, s, frac, z: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}{frac}{z}",
+    st.sampled_from([1969, 1970, 1999, 2024, 2025, 2026, 2037, 2038, 2100]), st.integers(1, 12), st.integers(1, 31),
+    st.integers(0, 24), st.integers(0, 60), st.integers(0, 60), FRACTIONS, st.sampled_from(["Z", "z"]),
+)
+
+
+@settings(max_examples=5000, deadline=None)
+@given(UTC_STAMPS)
+def test_timeline_iso_reads_the_stamp_as_the_float_would(stamp: str) -> None:
+    """Timeline.iso takes Docker's and CRI's stamp text as it is where that is safe; it must be
+    what the float of the stamp gives through iso() in every case."""
+    context = LineContext(1, "x", stamp, None)
+    timeline = Timeline(2025)
+    assert timeline.iso(context) == iso(timeline.resolve(context))

@@ -30,7 +30,7 @@ def analyze_paths(
     fold = Fold(stats_rows=stats_rows)
 
     def open_sink(path: str) -> Fold:
-        fold.resolve_time = Timeline(year, tz, path).resolve
+        fold.timeline = Timeline(year, tz, path)
         return fold
 
     problems = read_paths(paths, open_sink, progress, jobs=jobs)

@@ -30,7 +30,7 @@ from vllm_obs.fold.facts import (
     theory_inputs,
 )
 from vllm_obs.fold.starts import StartDetector
-from vllm_obs.ingest.timestamps import iso
+from vllm_obs.ingest.timestamps import Timeline
 from vllm_obs.parse.parser import file_engine_hint
 from vllm_obs.parse.records import (
     CudaGraph,
@@ -152,7 +152,7 @@ class Fold:
         self.stats_rows = stats_rows
         self.clock = clock or (lambda: 0.0)
         # Set per input by the caller (see ingest/timestamps.py); without it times stay as printed.
-        self.resolve_time: Callable[[LineContext], float | None] | None = None
+        self.timeline: Timeline | None = None
         self.starts: list[EngineStart] = [EngineStart(0, keep_history, stats_rows)]
         self.detector = StartDetector()
         self.lines = {"matched": 0, "unmatched": 0, "error": 0}
@@ -444,10 +444,10 @@ class Fold:
 
     def _time(self, context: LineContext) -> str | None:
         """ISO 8601 UTC when the time can be resolved, else the stamp as printed."""
-        if self.resolve_time is not None:
-            seconds = self.resolve_time(context)
-            if seconds is not None:
-                return iso(seconds)
+        if self.timeline is not None:
+            text = self.timeline.iso(context)
+            if text is not None:
+                return text
         return context.outer_time or context.log_time
 
     # -- views -----------------------------------------------------------------------------------
