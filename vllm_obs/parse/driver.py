@@ -58,7 +58,7 @@ def feed_lines(
         for line in lines:
             for context, parsed in parser.feed(line):
                 record(context, parsed)
-    elif takes_bulk(lines):
+    elif classified is not None or takes_bulk(lines):
         scan_bulk(parser, lines, sink.record, sink.access_counts, per_batch, classified)
     else:
         parser.scan(lines, sink.record, sink.access_counts, per_batch)
@@ -124,7 +124,9 @@ def _read_ahead(path: str, parser: LineParser, sink: RecordSink, ahead: Classify
 
     try:
         for batch in iter_line_batches(path, on_progress=on_progress):
-            text = joined(batch) if takes_bulk(batch) else None
+            # Every envelope: with the pass done elsewhere, it beats scan's shape runs on plain
+            # lines too (bench_busy.py).
+            text = joined(batch)
             queue.append((batch, ahead.submit(text) if text is not None else None))
             if len(queue) > ahead.DEPTH:
                 feed_oldest()

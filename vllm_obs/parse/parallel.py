@@ -36,10 +36,12 @@ def _values(record: Record, index: int) -> tuple[Any, ...]:
 
 
 class _Recorder:
-    """A sink that keeps its calls, to be replayed in the parent."""
+    """A sink that keeps its calls, to be replayed in the parent; it asks for access counts as
+    often as the parent's sink does (driver.RecordSink)."""
 
-    def __init__(self) -> None:
+    def __init__(self, access_counts_per_batch: bool) -> None:
         self.calls: list[Call] = []
+        self.access_counts_per_batch = access_counts_per_batch
 
     def record(self, context: LineContext, record: Record) -> None:
         index = _TYPE_INDEX[type(record)]
@@ -52,11 +54,11 @@ class _Recorder:
         self.calls.append(("l", delta))
 
 
-def _parse_one(task: tuple[str, bool]) -> tuple[list[Call], list[str], int]:
+def _parse_one(task: tuple[str, bool, bool]) -> tuple[list[Call], list[str], int]:
     from vllm_obs.parse.driver import read_paths
 
-    path, every_record = task
-    recorder = _Recorder()
+    path, every_record, per_batch = task
+    recorder = _Recorder(per_batch)
     lines = [0]
 
     def on_lines(_path: str) -> _Recorder:
@@ -82,6 +84,10 @@ def read_paths_parallel(
     # The parent parses the first file itself while the workers parse the others: it would
     # only wait otherwise, and that file is never pickled. Then it folds the others' calls.
     workers = max(1, min(jobs, len(paths) - 1))
+    # The first sink, opened first as in one process: whether it takes access counts once a
+    # batch decides how often the workers record them (one call per stats line otherwise).
+    first_sink = open_sink(paths[0])
+    per_batch = bool(getattr(first_sink, "access_counts_per_batch", False))
     with context.Pool(workers) as pool:
         # At most `workers` files parsed ahead of the fold: their calls wait in memory.
         waiting: deque[tuple[str, Any]] = deque()
@@ -90,11 +96,11 @@ def read_paths_parallel(
         def submit() -> None:
             path = next(later, None)
             if path is not None:
-                waiting.append((path, pool.apply_async(_parse_one, ((path, every_record),))))
+                waiting.append((path, pool.apply_async(_parse_one, ((path, every_record, per_batch),))))
 
         for _ in range(workers):
             submit()
-        problems.extend(read_paths(paths[:1], open_sink, progress, every_record, jobs=1))
+        problems.extend(read_paths(paths[:1], lambda _path: first_sink, progress, every_record, jobs=1))
         while waiting:
             path, result = waiting.popleft()
             calls, file_problems, lines = result.get()
