@@ -56,7 +56,7 @@ def busy_log(tmp_path: Path, wrap: str, lines: int = 60_000) -> Path:
     return path
 
 
-@pytest.mark.parametrize("wrap", ["cri", "docker-json", "docker-timestamps"])
+@pytest.mark.parametrize("wrap", ["none", "cri", "docker-json", "docker-timestamps"])
 def test_one_file_with_the_pass_ahead_gives_one_process_output(tmp_path: Path, wrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """One file and --jobs 2: the bulk path's C pass runs in a worker ahead of the parser
     (parallel.ClassifyAhead); small batches make it cross many batch edges."""
@@ -89,3 +89,10 @@ def test_pass_ahead_falls_back_when_the_worker_fails(tmp_path: Path, monkeypatch
 
 def _broken_classify(text: str) -> object:
     raise RuntimeError("worker failed")
+
+
+@pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(SAMPLES)) for p in LOGS])
+def test_every_sample_with_the_pass_ahead(log: Path) -> None:
+    one, _ = analyze_paths([str(log)], year=2026, jobs=1)
+    two, _ = analyze_paths([str(log)], year=2026, jobs=2)
+    assert json.dumps(two) == json.dumps(one)
