@@ -8,7 +8,7 @@ line of a CRI-wrapped V1 log (synth.py), microseconds for:
   parse    LineParser.scan (the fast form, parse/faststats.py)   vs the general path (fast form off)
   record   Stats(...) as it is (a slotted dataclass)              vs the same class frozen
   stamp    parse_outer_time of the CRI stamp                      vs datetime.strptime + fraction
-  iso      iso() of that time                                     vs datetime.isoformat
+  iso      the row's ISO time (Timeline.iso, off the stamp's text)  vs parse_outer_time + isoformat
   fold     Fold.add of the parsed record
   json     summarize + write_json, per stats line (two entries)
 
@@ -36,7 +36,7 @@ from benchmarks import synth  # noqa: E402
 from vllm_obs.fold.fold import Fold  # noqa: E402
 from vllm_obs.fold.jsonstream import write_json  # noqa: E402
 from vllm_obs.fold.summary import summarize  # noqa: E402
-from vllm_obs.ingest.timestamps import Timeline, iso, parse_outer_time  # noqa: E402
+from vllm_obs.ingest.timestamps import Timeline, parse_outer_time  # noqa: E402
 from vllm_obs.parse import parser as parser_module  # noqa: E402
 from vllm_obs.parse.parser import LineParser  # noqa: E402
 from vllm_obs.parse.records import LineContext, Record, Stats  # noqa: E402
@@ -112,10 +112,15 @@ def main() -> int:
 
     row("stamp", best_us(lambda: [parse_outer_time(s) for s in stamps], n, args.repeat),
         best_us(strptime_way, n, args.repeat), "strptime")
-    seconds = [parse_outer_time(s) or 0.0 for s in stamps]
-    row("iso", best_us(lambda: [iso(s) for s in seconds], n, args.repeat),
-        best_us(lambda: [datetime.fromtimestamp(s, timezone.utc).isoformat(timespec="milliseconds") for s in seconds],
-                n, args.repeat), "isoformat")
+    timeline = Timeline(None)
+    contexts = [c for c, _ in parsed]
+
+    def isoformat_way() -> None:
+        for s in stamps:
+            datetime.fromtimestamp(parse_outer_time(s) or 0.0, timezone.utc).isoformat(timespec="milliseconds")
+
+    row("iso", best_us(lambda: [timeline.iso(c) for c in contexts], n, args.repeat),
+        best_us(isoformat_way, n, args.repeat), "parse + isoformat")
 
     folds: list[Fold] = []
 
