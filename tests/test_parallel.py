@@ -64,6 +64,7 @@ def test_one_file_with_the_pass_ahead_gives_one_process_output(tmp_path: Path, w
     from vllm_obs.parse import parallel
 
     path = str(busy_log(tmp_path, wrap))
+    monkeypatch.setattr("vllm_obs.parse.driver.AHEAD_MIN_BYTES", 0)  # these logs are a few MB
     original = reader.iter_line_batches
     monkeypatch.setattr("vllm_obs.parse.driver.iter_line_batches", lambda p, on_progress=None: original(p, 200_000, on_progress))
     passes = []
@@ -81,6 +82,7 @@ def test_pass_ahead_falls_back_when_the_worker_fails(tmp_path: Path, monkeypatch
     from vllm_obs.parse import parallel
 
     path = str(busy_log(tmp_path, "cri", 20_000))
+    monkeypatch.setattr("vllm_obs.parse.driver.AHEAD_MIN_BYTES", 0)
     one, _ = analyze_paths([path], year=2026, jobs=1)
     monkeypatch.setattr(parallel, "classify", _broken_classify)
     two, _ = analyze_paths([path], year=2026, jobs=2)
@@ -92,7 +94,23 @@ def _broken_classify(text: str) -> object:
 
 
 @pytest.mark.parametrize("log", LOGS, ids=[str(p.relative_to(SAMPLES)) for p in LOGS])
-def test_every_sample_with_the_pass_ahead(log: Path) -> None:
+def test_every_sample_with_the_pass_ahead(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_obs.parse import parallel
+
+    monkeypatch.setattr("vllm_obs.parse.driver.AHEAD_MIN_BYTES", 0)
+    passes = []
+    submit = parallel.ClassifyAhead.submit
+    monkeypatch.setattr(parallel.ClassifyAhead, "submit", lambda self, text: passes.append(1) or submit(self, text))
     one, _ = analyze_paths([str(log)], year=2026, jobs=1)
     two, _ = analyze_paths([str(log)], year=2026, jobs=2)
+    assert passes
     assert json.dumps(two) == json.dumps(one)
+
+
+def test_no_worker_for_a_small_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vllm_obs.parse import parallel
+
+    started = []
+    monkeypatch.setattr(parallel.ClassifyAhead, "__init__", lambda self: started.append(1) or None)
+    analyze_paths([str(LOGS[0])], year=2026, jobs=2)
+    assert not started

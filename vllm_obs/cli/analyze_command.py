@@ -51,8 +51,9 @@ def register(subparsers) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (it is shown only on a terminal anyway)")
     parser.add_argument(
         "--jobs", type=int, default=None, metavar="N",
-        help="parse up to N files at once in worker processes (default: the CPU count); the "
-             "output is the same, the files still count in the order given",
+        help="use up to N processes (default: the CPU count): several files are parsed at once in "
+             "worker processes, and one file has its access-line pass run a few batches ahead in a "
+             "second one; the output is the same, the files still count in the order given",
     )
     add_theory_flags(parser)
     parser.set_defaults(func=run)

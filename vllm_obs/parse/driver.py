@@ -8,6 +8,7 @@ pipeline hands each live batch to `feed_lines`. A sink receives, in log order, e
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -84,7 +85,7 @@ def read_paths(
         return read_paths_parallel(paths, open_sink, progress, every_record, jobs)
     problems: list[str] = []
     ahead = None
-    if jobs > 1 and not every_record and USE_BULK:
+    if jobs > 1 and not every_record and USE_BULK and _worth_a_process(paths):
         from vllm_obs.parse.parallel import ClassifyAhead
 
         try:
@@ -112,6 +113,22 @@ def read_paths(
         if ahead is not None:
             ahead.close()
     return problems
+
+
+# Below this much input the pass ahead's worker costs more to start than it saves.
+AHEAD_MIN_BYTES = 16 << 20
+
+
+def _worth_a_process(paths: list[str]) -> bool:
+    total = 0
+    for path in paths:
+        if path == "-":
+            return True  # a pipe: its size is unknown
+        try:
+            total += os.path.getsize(path)
+        except OSError:
+            continue
+    return total >= AHEAD_MIN_BYTES
 
 
 def _read_ahead(path: str, parser: LineParser, sink: RecordSink, ahead: ClassifyAhead, on_progress: Any) -> None:
