@@ -4,10 +4,13 @@ A busy server's log is mostly access lines, and `LineParser.scan` only counts th
 path, status). Here a batch is joined into one buffer and one compiled pattern recognises whole
 *runs* of access lines in every envelope we meet (plain, `docker logs -t`, CRI `F`, Docker
 json-file, compose gutters, journald, ANSI around vLLM's process tag); `findall` over a run
-gives the keys without a Python step per line. Every other line (startup, stats, errors, CRI
-partials, anything the pattern is not sure of) goes to the same `LineParser.scan`, in order,
-and the counts are handed over exactly when `scan` alone would hand them over (before the next
-record, and at the end of the batch), so the results are identical (tests/test_bulk.py).
+gives the keys without a Python step per line. Stats lines take the fast form
+(parse/faststats.py) as `scan` does; every other line (startup, errors, CRI partials, anything
+the pattern is not sure of) goes to the same `LineParser.scan`, in order, and the counts are
+handed over exactly when `scan` alone would hand them over (before the next record, and at the
+end of the batch; or once a batch but before every non-stats record for a sink that asks), so
+the results are identical (tests/test_bulk.py). With `--jobs` the pass itself (`classify`) runs
+in a worker process a few batches ahead (parse/parallel.ClassifyAhead).
 
 The pattern accepts a line only when the line path would give exactly one `HttpAccess` with
 the same key and touch no parser state: its character classes are subsets of what the
