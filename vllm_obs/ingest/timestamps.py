@@ -33,44 +33,41 @@ def parse_timezone(name: str | None) -> tzinfo:
         raise TimezoneError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin, or UTC)") from None
 
 
-def _fixed_positions(head: str) -> bool:
-    """`YYYY-MM-DDTHH:MM:SS` (or a space for the T) in ASCII digits at fixed places."""
-    return (
-        head[4] == "-" and head[7] == "-" and head[10] in "T " and head[13] == ":" and head[16] == ":"
-        and head.isascii() and (head[0:4] + head[5:7] + head[8:10] + head[11:13] + head[14:16] + head[17:19]).isdigit()
-    )
-
-
 @functools.lru_cache(maxsize=1024)
-def _utc_midnight(year: int, month: int, day: int) -> float | None:
+def _utc_midnight(day: str) -> float | None:
+    """The epoch seconds of a "YYYY-MM-DD" (ASCII digits) at 00:00 UTC; None for 02-30, month 13."""
     try:
-        return datetime(year, month, day, tzinfo=timezone.utc).timestamp()
-    except ValueError:  # 02-30, month 13
+        return datetime(int(day[0:4]), int(day[5:7]), int(day[8:10]), tzinfo=timezone.utc).timestamp()
+    except ValueError:
         return None
-
-
-@functools.lru_cache(maxsize=1024)
-def _utc_midnight_of(day: str) -> float | None:
-    """`_utc_midnight` of a "YYYY-MM-DD" in ASCII digits."""
-    return _utc_midnight(int(day[0:4]), int(day[5:7]), int(day[8:10]))
 
 
 # Docker's and CRI's stamp as they write it on every line; anything else takes the general rules.
 _RFC3339_UTC = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?[Zz]")
 
 
+def _utc_stamp(text: str) -> tuple[str, str | None, float, int] | None:
+    """A valid `YYYY-MM-DDTHH:MM:SS[.f]Z` from 1970 on as (its day, its fraction with the dot,
+    the day's midnight, the second of the day); None for any other text (the general rules)."""
+    utc = _RFC3339_UTC.fullmatch(text)
+    if utc is None:
+        return None
+    day, hour_text, minute_text, second_text, fraction = utc.groups()
+    hour, minute, second = int(hour_text), int(minute_text), int(second_text)
+    if day < "1970" or hour >= 24 or minute >= 60 or second >= 60:
+        return None
+    midnight = _utc_midnight(day)
+    return None if midnight is None else (day, fraction, midnight, hour * 3600 + minute * 60 + second)
+
+
 def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
     """RFC 3339 (Docker, CRI), `YYYY-MM-DD HH:MM:SS[,mmm]` (JSON logging, stamps), or None."""
-    utc = _RFC3339_UTC.fullmatch(text)
+    utc = _utc_stamp(text)
     if utc is not None:
         # The general rules' answer in one match: the day's midnight from a cache, the time of
-        # day by the same arithmetic (tests/test_timestamps.py compares both).
-        day, hour_text, minute_text, second_text, fraction = utc.groups()
-        hour, minute, second = int(hour_text), int(minute_text), int(second_text)
-        if day >= "1970" and hour < 24 and minute < 60 and second < 60:
-            midnight = _utc_midnight_of(day)
-            if midnight is not None:
-                return midnight + hour * 3600 + minute * 60 + second + (float("0" + fraction) if fraction else 0.0)
+        # day by integer arithmetic (exact; tests/test_timestamps.py compares with strptime).
+        _day, fraction, midnight, second_of_day = utc
+        return midnight + second_of_day + (float("0" + fraction) if fraction else 0.0)
     t = text.strip().strip("[]")
     if len(t) < 19 or not t[:4].isdigit():
         return None
@@ -88,14 +85,6 @@ def parse_outer_time(text: str, tz: tzinfo = timezone.utc) -> float | None:
                 digits += ch
         frac = float("0." + digits) if digits else 0.0
         zone = zone[1 + len(digits):]
-    if zone in ("Z", "z") and _fixed_positions(head):
-        # Docker's and CRI's form, on every line of a wrapped log: the day's midnight from a
-        # cache, the time of day by arithmetic (UTC has no daylight saving).
-        year, month, day = int(head[0:4]), int(head[5:7]), int(head[8:10])
-        hour, minute, second = int(head[11:13]), int(head[14:16]), int(head[17:19])
-        if year >= 1970 and hour < 24 and minute < 60 and second < 60:
-            midnight = _utc_midnight(year, month, day)
-            return None if midnight is None else midnight + hour * 3600 + minute * 60 + second + frac
     try:
         moment = datetime.strptime(head.replace("T", " "), "%Y-%m-%d %H:%M:%S")
     except ValueError:
@@ -175,21 +164,17 @@ class Timeline:
             return base + hour * 3600 + minute * 60 + second
         return datetime(self.year, month, day, hour, minute, second, tzinfo=self.tz).timestamp()
 
-
     def iso(self, context: LineContext) -> str | None:
         """`iso(self.resolve(context))`, read off Docker's and CRI's stamp text where the two
         agree for certain: a UTC stamp before 2038 sums to a float within 0.24 us of its
         digits, so the microseconds round to its own or the next one, and the milliseconds stay
         its digits unless its microseconds end in 998 or 999 (tests/test_timestamps.py)."""
         stamp = context.outer_time
-        if stamp:
-            utc = _RFC3339_UTC.fullmatch(stamp)
-            if utc is not None:
-                day, hour, minute, second, fraction = utc.groups()
-                if "1970" <= day < "2038" and hour < "24" and minute < "60" and second < "60":
-                    digits = fraction[1:] if fraction else ""
-                    if int(digits[3:6].ljust(3, "0")) <= 997 and _utc_midnight_of(day) is not None:
-                        return f"{stamp[:19]}.{digits[:3].ljust(3, '0')}Z"
+        utc = _utc_stamp(stamp) if stamp else None
+        if stamp and utc is not None and utc[0] < "2038":
+            digits = utc[1][1:] if utc[1] else ""
+            if int(digits[3:6].ljust(3, "0")) <= 997:
+                return f"{stamp[:19]}.{digits[:3].ljust(3, '0')}Z"
         return iso(self.resolve(context))
 
 

@@ -29,8 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from vllm_obs.parse.faststats import MONTH, RFC3339, fast_stats
-from vllm_obs.parse import parser as parser_module
+from vllm_obs.parse.faststats import MONTH, RFC3339
 from vllm_obs.parse.parser import LineParser
 from vllm_obs.parse.records import LineContext, Record
 
@@ -178,9 +177,8 @@ def scan_bulk(
         on_record(context, parsed)
 
     counts = parser.counts
-    source = parser.source
+    take_fast_stats = parser.take_fast_stats
     find_other = marks.index
-    fast_ok = parser_module.USE_FAST_STATS  # read at each call: tests turn the fast form off
     slow: list[str] = []  # lines for the parser, in order
     i = bulk = 0
     n_lines = len(lines)
@@ -206,12 +204,9 @@ def scan_bulk(
                 break
         line = lines[i]
         i += 1
-        if fast_ok and "throughput: " in line and not slow and not parser._partial and parser._cut_config is None and not parser._partial_overflow:
-            # The stats line's fast form, as `scan` takes it (parser.py), without a scan call.
-            fast = fast_stats(line, parser.line_number + 1, source)
+        if not slow:  # in order: after the lines waiting for the parser
+            fast = take_fast_stats(line)  # as `scan` takes it, without a scan call
             if fast is not None:
-                parser.line_number += 1
-                counts["matched"] += 1
                 if not per_batch:
                     hand_over()
                 on_record(*fast)

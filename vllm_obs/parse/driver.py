@@ -41,11 +41,6 @@ class RecordSink(Protocol):
     def line_counts(self, delta: dict[str, int]) -> None: ...
 
 
-def takes_bulk(lines: list[str], every_record: bool = False) -> bool:
-    """Whether feed_lines reads this batch by the bulk path."""
-    return not every_record and USE_BULK and worth_bulk(lines)
-
-
 def feed_lines(
     parser: LineParser, lines: list[str], sink: RecordSink, every_record: bool = False, classified: Classified | None = None,
 ) -> None:
@@ -59,7 +54,7 @@ def feed_lines(
         for line in lines:
             for context, parsed in parser.feed(line):
                 record(context, parsed)
-    elif classified is not None or takes_bulk(lines):
+    elif classified is not None or (USE_BULK and worth_bulk(lines)):
         scan_bulk(parser, lines, sink.record, sink.access_counts, per_batch, classified)
     else:
         parser.scan(lines, sink.record, sink.access_counts, per_batch)

@@ -95,7 +95,6 @@ class LineParser:
         run_prefix = run_tail = ""
         run_prefix_len = run = 0
         run_tail_cut = -1  # -len(tail): the client ends there
-        fast_ok = USE_FAST_STATS
         for line in lines:
             if run and line.endswith(run_tail) and line.startswith(run_prefix):
                 client = line[run_prefix_len:run_tail_cut]
@@ -117,17 +116,13 @@ class LineParser:
                     run_shape, run_prefix, run_tail = shape, prefix, tail
                     run_prefix_len, run_tail_cut, run = len(prefix), -len(tail), 1
                     continue
-            if fast_ok and "throughput: " in line and not self._partial and self._cut_config is None and not self._partial_overflow:
-                # The stats line's fast form without feed's bookkeeping: what feed would give.
-                fast = fast_stats(line, self.line_number + 1, self.source)
-                if fast is not None:
-                    self.line_number += 1
-                    self.counts["matched"] += 1
-                    if counts and not per_batch:
-                        on_access_counts(counts)
-                        counts = {}
-                    on_record(*fast)
-                    continue
+            fast = self.take_fast_stats(line)
+            if fast is not None:
+                if counts and not per_batch:
+                    on_access_counts(counts)
+                    counts = {}
+                on_record(*fast)
+                continue
             had_partial = bool(self._partial)
             parsed = feed(line)
             for context, record in parsed:
@@ -147,6 +142,21 @@ class LineParser:
             self.counts["matched"] += run
         if counts:
             on_access_counts(counts)
+
+    def take_fast_stats(self, line: str) -> Parsed | None:
+        """A stats line in the fast form, read and counted as `feed` would (scan's and the bulk
+        path's step, without feed's bookkeeping); None for any other line, which `feed` reads."""
+        fast = self._fast_stats(line, self.line_number + 1)
+        if fast is not None:
+            self.line_number += 1
+            self.counts["matched"] += 1
+        return fast
+
+    def _fast_stats(self, line: str, line_number: int) -> Parsed | None:
+        # Only while no partial line or cut config line waits for this one.
+        if USE_FAST_STATS and "throughput: " in line and not self._partial and not self._partial_overflow and self._cut_config is None:
+            return fast_stats(line, line_number, self.source)  # the general path's pair, in one regex
+        return None
 
     def _learn_access_shape(self, line: str, cut: int, record: HttpAccess) -> None:
         if len(line) > _MAX_SHAPE_LINE_CHARS:
@@ -176,10 +186,8 @@ class LineParser:
             line = line[:-1]
         if len(line) > MAX_LINE_CHARS:
             line = line[:MAX_LINE_CHARS]
-        elif USE_FAST_STATS and "throughput: " in line and not self._partial and not self._partial_overflow and self._cut_config is None:
-            fast = fast_stats(line, self.line_number, self.source)  # the same pair, in one regex
-            if fast is not None:
-                return (fast,)
+        elif (fast := self._fast_stats(line, self.line_number)) is not None:
+            return (fast,)
         outer = unwrap_outer(line)
         text = outer.text
         if self._partial_overflow:
